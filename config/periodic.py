@@ -1,0 +1,12 @@
+"""Every periodic task of Quanyu, declared in one place (installed by setup_periodic_tasks)."""
+
+from django.utils.translation import gettext_lazy as _
+
+# name → (task, crontab fields, description)
+PERIODIC_TASKS = {
+    "customers: lifecycle & RFM (nightly)": (
+        "customers.score_customers",
+        {"minute": "30", "hour": "2"},
+        _("每晚重算客户生命周期与 RFM 分群"),
+    ),
+}

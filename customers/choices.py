@@ -1,0 +1,119 @@
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class IdentityKind(models.TextChoices):
+    WECHAT_UNIONID = "wechat_unionid", _("微信 UnionID")
+    WECHAT_OPENID = "wechat_openid", _("微信 OpenID")
+    WECOM_EXTERNAL_USERID = "wecom_external_userid", _("企业微信外部联系人ID")
+    DOUYIN_OPEN_ID = "douyin_open_id", _("抖音 OpenID")
+    APP_USER_ID = "app_user_id", _("App 用户ID")
+    PLATFORM_BUYER_ID = "platform_buyer_id", _("电商平台买家ID")
+    PHONE = "phone", _("手机号")
+    EMAIL = "email", _("邮箱")
+    MEMBER_NO = "member_no", _("会员号")
+
+
+# Kinds whose value is only unique inside one channel account (scope = account code).
+SCOPED_KINDS = frozenset(
+    {
+        IdentityKind.WECHAT_OPENID,
+        IdentityKind.WECOM_EXTERNAL_USERID,
+        IdentityKind.DOUYIN_OPEN_ID,
+        IdentityKind.APP_USER_ID,
+        IdentityKind.PLATFORM_BUYER_ID,
+    }
+)
+
+
+class Gender(models.TextChoices):
+    UNKNOWN = "unknown", _("未知")
+    MALE = "male", _("男")
+    FEMALE = "female", _("女")
+
+
+class Lifecycle(models.TextChoices):
+    NEW = "new", _("新客")
+    ACTIVE = "active", _("活跃")
+    SLEEPING = "sleeping", _("沉睡")
+    CHURNED = "churned", _("流失")
+
+
+class RfmSegment(models.TextChoices):
+    CHAMPIONS = "champions", _("重要价值客户")
+    LOYAL = "loyal", _("忠诚客户")
+    POTENTIAL = "potential", _("潜力客户")
+    NEW_CUSTOMERS = "new_customers", _("新成交客户")
+    AT_RISK = "at_risk", _("重要挽留客户")
+    HIBERNATING = "hibernating", _("沉睡客户")
+    LOST = "lost", _("流失客户")
+    PROSPECTS = "prospects", _("未成交潜客")
+
+
+class OrderStatus(models.TextChoices):
+    CREATED = "created", _("待支付")
+    PAID = "paid", _("已支付")
+    SHIPPED = "shipped", _("已发货")
+    COMPLETED = "completed", _("已完成")
+    REFUNDED = "refunded", _("已退款")
+    CANCELLED = "cancelled", _("已取消")
+
+
+# Statuses whose amount counts as revenue.
+REVENUE_STATUSES = (OrderStatus.PAID, OrderStatus.SHIPPED, OrderStatus.COMPLETED)
+
+
+class ConsentChannel(models.TextChoices):
+    WECHAT_OA = "wechat_oa", _("公众号消息")
+    WECOM = "wecom", _("企业微信消息")
+    WECHAT_MINI = "wechat_mini", _("小程序订阅消息")
+    SMS = "sms", _("短信")
+    EMAIL = "email", _("邮件")
+    APP_PUSH = "app_push", _("App 推送")
+    DOUYIN = "douyin", _("抖音私信")
+
+
+class ConsentStatus(models.TextChoices):
+    GRANTED = "granted", _("已同意")
+    REVOKED = "revoked", _("已退订")
+
+
+class ImportKind(models.TextChoices):
+    CUSTOMERS = "customers", _("客户")
+    EVENTS = "events", _("事件")
+
+
+class ImportStatus(models.TextChoices):
+    PENDING = "pending", _("排队中")
+    RUNNING = "running", _("导入中")
+    DONE = "done", _("已完成")
+    FAILED = "failed", _("失败")
+
+
+# The standard event catalogue (custom names are allowed too).
+STANDARD_EVENTS = (
+    "subscribe",
+    "unsubscribe",
+    "scan_qrcode",
+    "add_external_contact",
+    "del_external_contact",
+    "join_group",
+    "leave_group",
+    "message_in",
+    "page_view",
+    "view_product",
+    "add_to_cart",
+    "checkout",
+    "order_paid",
+    "refund",
+    "sign_in",
+    "share",
+    "comment",
+    "like",
+    "video_play",
+    "live_watch",
+    "link_click",
+    "coupon_claim",
+    "coupon_redeem",
+    "store_visit",
+)

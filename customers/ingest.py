@@ -1,0 +1,386 @@
+"""Bulk ingestion of events and orders (the events/batch and orders/batch API, CSV imports).
+
+Rows are validated one by one (each bad row is reported with its index and field), then the
+good rows are written set-wise: identities resolved per person, duplicates found with one
+query per chunk, rows inserted with bulk_create.
+"""
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext as _
+
+from customers.choices import OrderStatus
+from customers.identities import IdentityKey, normalize_identity
+from customers.models import Event, Identity, Order
+from customers.services import customer_resolve, customers_refresh_aggregates
+
+MAX_BATCH = 10_000
+CHUNK = 500
+
+
+@dataclass
+class BatchResult:
+    accepted: int = 0
+    duplicates: int = 0
+    updated: int = 0
+    errors: list[dict] = field(default_factory=list)
+    customer_ids: set[int] = field(default_factory=set)
+
+    def as_dict(self, *, with_updated: bool = False) -> dict:
+        data = {"accepted": self.accepted, "duplicates": self.duplicates, "errors": self.errors}
+        if with_updated:
+            data["updated"] = self.updated
+        return data
+
+
+def _channel_map(codes: set[str]) -> dict:
+    from django.apps import apps
+
+    ChannelAccount = apps.get_model("channels", "ChannelAccount")
+    return {a.code: a for a in ChannelAccount.objects.filter(code__in=codes)}
+
+
+def parse_identities(raw, errors: dict, known_scopes: set[str] | None = None) -> list[IdentityKey]:
+    """Validate a list of `{"kind", "value", "scope"?}`; problems go into `errors`."""
+    if not isinstance(raw, list) or not raw:
+        errors["identities"] = [_("需要至少一个身份标识（列表）")]
+        return []
+    keys, problems = [], []
+    for position, item in enumerate(raw):
+        if not isinstance(item, dict):
+            problems.append(_("第 %(i)s 项必须是对象") % {"i": position})
+            continue
+        try:
+            key = normalize_identity(item.get("kind", ""), item.get("value"), item.get("scope"))
+        except ValidationError as exc:
+            problems.append(f"[{position}] " + "; ".join(exc.messages))
+            continue
+        if key.scope and known_scopes is not None and key.scope not in known_scopes:
+            problems.append(
+                f"[{position}] " + _("未知的渠道账号代码 %(code)s") % {"code": key.scope}
+            )
+            continue
+        keys.append(key)
+    if problems:
+        errors["identities"] = problems
+    return keys
+
+
+def parse_timestamp(value, errors: dict, name: str, *, required: bool = True) -> datetime | None:
+    if value in (None, ""):
+        if required:
+            errors[name] = [_("必填")]
+        return None
+    parsed = None
+    if isinstance(value, str):
+        try:
+            parsed = parse_datetime(value.strip())
+        except ValueError:
+            parsed = None
+    if parsed is None:
+        errors[name] = [_("需要 ISO 8601 时间，例如 2026-05-01T10:00:00+08:00")]
+        return None
+    if timezone.is_naive(parsed):
+        parsed = timezone.make_aware(parsed)
+    return parsed
+
+
+def _string(value, errors: dict, name: str, *, max_length: int, required: bool = True) -> str:
+    if value in (None, ""):
+        if required:
+            errors[name] = [_("必填")]
+        return ""
+    if not isinstance(value, str | int) or isinstance(value, bool):
+        errors[name] = [_("必须是字符串")]
+        return ""
+    value = str(value).strip()
+    if len(value) > max_length:
+        errors[name] = [_("最多 %(n)s 个字符") % {"n": max_length}]
+    return value
+
+
+def _referenced_codes(rows: list) -> set[str]:
+    codes = set()
+    for row in rows:
+        if isinstance(row, dict):
+            if isinstance(row.get("channel"), str):
+                codes.add(row["channel"])
+            for ident in row.get("identities") or []:
+                if isinstance(ident, dict) and isinstance(ident.get("scope"), str):
+                    codes.add(ident["scope"])
+    return codes
+
+
+def resolve_many(key_sets: list[list[IdentityKey]], actor_label: str) -> list[int]:
+    """Map each row's identities to a customer id, resolving set-wise.
+
+    Rows that share an identity (transitively) are one person and resolved together; groups
+    whose identities all point to one existing customer need no write at all.
+    """
+    all_keys = {key for keys in key_sets for key in keys}
+    owner: dict[IdentityKey, int] = {}
+    values = sorted({k.value for k in all_keys})
+    for start in range(0, len(values), CHUNK):
+        for ident in Identity.objects.filter(value__in=values[start : start + CHUNK]).values_list(
+            "kind", "scope", "value", "customer_id"
+        ):
+            key = IdentityKey(*ident[:3])
+            if key in all_keys:
+                owner[key] = ident[3]
+    # union-find over the keys of each row
+    parent: dict[IdentityKey, IdentityKey] = {}
+
+    def find(key):
+        parent.setdefault(key, key)
+        while parent[key] != key:
+            parent[key] = parent[parent[key]]
+            key = parent[key]
+        return key
+
+    for keys in key_sets:
+        for key in keys[1:]:
+            parent[find(key)] = find(keys[0])
+    groups: dict[IdentityKey, set[IdentityKey]] = defaultdict(set)
+    for key in all_keys:
+        groups[find(key)].add(key)
+    group_customer: dict[IdentityKey, int] = {}
+    for root, keys in groups.items():
+        owners = {owner.get(k) for k in keys}
+        if len(owners) == 1 and None not in owners:
+            group_customer[root] = owners.pop()
+        else:
+            group_customer[root] = customer_resolve(
+                identities=keys, actor_label=actor_label
+            ).customer.pk
+    return [group_customer[find(keys[0])] for keys in key_sets]
+
+
+def _validate_event(row, channels) -> tuple[dict, dict]:
+    errors: dict = {}
+    if not isinstance(row, dict):
+        return {}, {"non_field_errors": [_("每个事件必须是对象")]}
+    clean = {
+        "source_id": _string(
+            row.get("event_id"), errors, "event_id", max_length=128, required=False
+        )
+        or None,
+        "name": _string(row.get("name"), errors, "name", max_length=64),
+        "occurred_at": parse_timestamp(row.get("occurred_at"), errors, "occurred_at"),
+    }
+    code = _string(row.get("channel"), errors, "channel", max_length=64)
+    if code and code not in channels:
+        errors["channel"] = [_("未知的渠道账号代码 %(code)s") % {"code": code}]
+    clean["channel"] = channels.get(code)
+    props = row.get("properties", {})
+    if props is None:
+        props = {}
+    if not isinstance(props, dict):
+        errors["properties"] = [_("必须是对象")]
+    clean["properties"] = props
+    clean["keys"] = parse_identities(row.get("identities"), errors, set(channels))
+    return clean, errors
+
+
+def events_validate(rows: list) -> tuple[list[dict], list[dict]]:
+    """Check every event row; returns the clean rows and `{"index", "errors"}` for bad ones."""
+    channels = _channel_map(_referenced_codes(rows))
+    valid, problems = [], []
+    for index, row in enumerate(rows):
+        clean, errors = _validate_event(row, channels)
+        if errors:
+            problems.append({"index": index, "errors": errors})
+        else:
+            valid.append(clean)
+    return valid, problems
+
+
+def events_ingest(*, rows: list, actor_label: str = "api") -> BatchResult:
+    """Write a batch of events; valid rows are kept even when others fail."""
+    result = BatchResult()
+    if not isinstance(rows, list):
+        raise ValidationError({"events": _("必须是列表")})
+    if len(rows) > MAX_BATCH:
+        raise ValidationError({"events": _("每次最多 %(n)s 条") % {"n": MAX_BATCH}})
+    valid, result.errors = events_validate(rows)
+    # duplicates: already stored, or repeated inside this batch
+    seen: set[tuple[int, str]] = set()
+    by_channel = defaultdict(list)
+    for clean in valid:
+        if clean["source_id"]:
+            by_channel[clean["channel"].pk].append(clean["source_id"])
+    for channel_id, source_ids in by_channel.items():
+        for start in range(0, len(source_ids), CHUNK):
+            chunk = source_ids[start : start + CHUNK]
+            seen.update(
+                (channel_id, s)
+                for s in Event.objects.filter(
+                    channel_account_id=channel_id, source_id__in=chunk
+                ).values_list("source_id", flat=True)
+            )
+    fresh = []
+    for clean in valid:
+        key = (clean["channel"].pk, clean["source_id"])
+        if clean["source_id"] and key in seen:
+            result.duplicates += 1
+            continue
+        if clean["source_id"]:
+            seen.add(key)
+        fresh.append(clean)
+    with transaction.atomic():
+        customer_ids = resolve_many([c["keys"] for c in fresh], actor_label)
+        Event.objects.bulk_create(
+            [
+                Event(
+                    customer_id=customer_id,
+                    channel_account=c["channel"],
+                    name=c["name"],
+                    occurred_at=c["occurred_at"],
+                    properties=c["properties"],
+                    source_id=c["source_id"],
+                )
+                for c, customer_id in zip(fresh, customer_ids, strict=True)
+            ],
+            batch_size=1000,
+            ignore_conflicts=True,
+        )
+        _touch_seen(fresh, customer_ids)
+    result.accepted = len(fresh)
+    result.customer_ids = set(customer_ids)
+    return result
+
+
+def _touch_seen(rows: list[dict], customer_ids: list[int]) -> None:
+    """Move customers' first/last seen to cover the new events (set-wise per value)."""
+    from customers.models import Customer
+
+    latest: dict[int, datetime] = {}
+    earliest: dict[int, datetime] = {}
+    for row, cid in zip(rows, customer_ids, strict=True):
+        at = row["occurred_at"]
+        latest[cid] = max(latest.get(cid, at), at)
+        earliest[cid] = min(earliest.get(cid, at), at)
+    ids = list(latest)
+    for start in range(0, len(ids), CHUNK):
+        chunk = ids[start : start + CHUNK]
+        customers = Customer.objects.filter(pk__in=chunk).only(
+            "pk", "first_seen_at", "last_seen_at"
+        )
+        changed = []
+        for c in customers:
+            new_last = max(filter(None, [c.last_seen_at, latest[c.pk]]))
+            new_first = min(filter(None, [c.first_seen_at, earliest[c.pk]]))
+            if new_last != c.last_seen_at or new_first != c.first_seen_at:
+                c.last_seen_at, c.first_seen_at = new_last, new_first
+                changed.append(c)
+        Customer.objects.bulk_update(changed, ["first_seen_at", "last_seen_at"])
+
+
+def _validate_order(row, channels) -> tuple[dict, dict]:
+    errors: dict = {}
+    if not isinstance(row, dict):
+        return {}, {"non_field_errors": [_("每个订单必须是对象")]}
+    clean = {"external_id": _string(row.get("order_id"), errors, "order_id", max_length=128)}
+    code = _string(row.get("channel"), errors, "channel", max_length=64)
+    if code and code not in channels:
+        errors["channel"] = [_("未知的渠道账号代码 %(code)s") % {"code": code}]
+    clean["channel"] = channels.get(code)
+    amount = row.get("amount")
+    try:
+        if isinstance(amount, bool) or amount in (None, ""):
+            raise InvalidOperation
+        clean["amount"] = Decimal(str(amount)).quantize(Decimal("0.01"))
+        if clean["amount"] < 0 or clean["amount"] >= Decimal("1e10"):
+            raise InvalidOperation
+    except (InvalidOperation, ValueError):
+        errors["amount"] = [_("需要 0 到 9999999999.99 之间的金额")]
+    currency = row.get("currency") or "CNY"
+    if not isinstance(currency, str) or len(currency) != 3:
+        errors["currency"] = [_("需要三位币种代码，例如 CNY")]
+    clean["currency"] = str(currency).upper()
+    status = row.get("status") or OrderStatus.PAID
+    if status not in OrderStatus.values:
+        errors["status"] = [_("可选：%(v)s") % {"v": ", ".join(OrderStatus.values)}]
+    clean["status"] = status
+    clean["paid_at"] = parse_timestamp(
+        row.get("paid_at"), errors, "paid_at", required=status != OrderStatus.CREATED
+    )
+    items = row.get("items") or []
+    if not isinstance(items, list):
+        errors["items"] = [_("必须是列表")]
+    clean["items"] = items
+    clean["keys"] = parse_identities(row.get("identities"), errors, set(channels))
+    return clean, errors
+
+
+ORDER_FIELDS = ("amount", "currency", "status", "paid_at", "items")
+
+
+def orders_ingest(*, rows: list, actor_label: str = "api") -> BatchResult:
+    """Upsert a batch of orders: new ones are created, changed ones (a refund) updated."""
+    result = BatchResult()
+    if not isinstance(rows, list):
+        raise ValidationError({"orders": _("必须是列表")})
+    if len(rows) > MAX_BATCH:
+        raise ValidationError({"orders": _("每次最多 %(n)s 条") % {"n": MAX_BATCH}})
+    channels = _channel_map(_referenced_codes(rows))
+    valid = {}
+    for index, row in enumerate(rows):
+        clean, errors = _validate_order(row, channels)
+        if errors:
+            result.errors.append({"index": index, "errors": errors})
+        else:  # the last row for an order wins within a batch
+            if (clean["channel"].pk, clean["external_id"]) in valid:
+                result.duplicates += 1
+            valid[(clean["channel"].pk, clean["external_id"])] = clean
+    existing: dict[tuple[int, str], Order] = {}
+    by_channel = defaultdict(list)
+    for channel_id, external_id in valid:
+        by_channel[channel_id].append(external_id)
+    for channel_id, ids in by_channel.items():
+        for start in range(0, len(ids), CHUNK):
+            for order in Order.objects.filter(
+                channel_account_id=channel_id, external_id__in=ids[start : start + CHUNK]
+            ):
+                existing[(channel_id, order.external_id)] = order
+    with transaction.atomic():
+        new = [c for k, c in valid.items() if k not in existing]
+        customer_ids = resolve_many([c["keys"] for c in new], actor_label)
+        Order.objects.bulk_create(
+            [
+                Order(
+                    customer_id=cid,
+                    channel_account=c["channel"],
+                    external_id=c["external_id"],
+                    **{f: c[f] for f in ORDER_FIELDS},
+                )
+                for c, cid in zip(new, customer_ids, strict=True)
+            ],
+            batch_size=1000,
+            ignore_conflicts=True,
+        )
+        changed = []
+        for key, order in existing.items():
+            clean = valid[key]
+            if any(getattr(order, f) != clean[f] for f in ORDER_FIELDS):
+                for f in ORDER_FIELDS:
+                    setattr(order, f, clean[f])
+                changed.append(order)
+            else:
+                result.duplicates += 1
+        now = timezone.now()
+        for order in changed:
+            order.updated_at = now
+        Order.objects.bulk_update(changed, [*ORDER_FIELDS, "updated_at"], batch_size=1000)
+        touched = set(customer_ids) | {o.customer_id for o in changed}
+        customers_refresh_aggregates(customer_ids=touched)
+    result.accepted = len(new)
+    result.updated = len(changed)
+    result.customer_ids = touched
+    return result

@@ -1,0 +1,299 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from customers.choices import (
+    ConsentChannel,
+    ConsentStatus,
+    Gender,
+    IdentityKind,
+    ImportKind,
+    ImportStatus,
+    Lifecycle,
+    OrderStatus,
+    RfmSegment,
+)
+
+
+class Customer(models.Model):
+    """The unified profile of one person across every channel (the "one ID" of the CDP)."""
+
+    name = models.CharField(_("姓名"), max_length=100, blank=True, db_index=True)
+    gender = models.CharField(
+        _("性别"), max_length=8, choices=Gender.choices, default=Gender.UNKNOWN
+    )
+    city = models.CharField(_("城市"), max_length=50, blank=True, db_index=True)
+    province = models.CharField(_("省份"), max_length=50, blank=True)
+    birthday = models.DateField(_("生日"), null=True, blank=True)
+    # Primary contact points, mirrored from the phone/email identities for display and search.
+    phone = models.CharField(_("手机号"), max_length=20, blank=True, db_index=True)
+    email = models.CharField(_("邮箱"), max_length=254, blank=True, db_index=True)
+    attributes = models.JSONField(_("自定义属性"), default=dict, blank=True)
+
+    lifecycle = models.CharField(
+        _("生命周期"),
+        max_length=16,
+        choices=Lifecycle.choices,
+        default=Lifecycle.NEW,
+        db_index=True,
+    )
+    rfm_recency = models.PositiveSmallIntegerField(_("R 分"), null=True, blank=True)
+    rfm_frequency = models.PositiveSmallIntegerField(_("F 分"), null=True, blank=True)
+    rfm_monetary = models.PositiveSmallIntegerField(_("M 分"), null=True, blank=True)
+    rfm_segment = models.CharField(
+        _("RFM 分群"),
+        max_length=16,
+        choices=RfmSegment.choices,
+        default=RfmSegment.PROSPECTS,
+        db_index=True,
+    )
+    total_orders = models.PositiveIntegerField(_("订单数"), default=0)
+    total_revenue = models.DecimalField(_("累计消费"), max_digits=14, decimal_places=2, default=0)
+    last_order_at = models.DateTimeField(_("最近下单"), null=True, blank=True)
+    first_seen_at = models.DateTimeField(_("首次出现"), null=True, blank=True)
+    last_seen_at = models.DateTimeField(_("最近活跃"), null=True, blank=True, db_index=True)
+
+    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("客户")
+        verbose_name_plural = _("客户")
+        ordering = ["-id"]
+        permissions = [("view_pii", _("可查看手机号、邮箱等个人信息"))]
+
+    def __str__(self) -> str:
+        return self.name or f"#{self.pk}"
+
+
+class Identity(models.Model):
+    """One way to recognise a customer on one channel: `(kind, scope, value)`, unique.
+
+    `scope` is the channel account code for scoped kinds (OpenID, external userid…), empty
+    for global ones (UnionID, phone, email, member number).
+    """
+
+    customer = models.ForeignKey(
+        Customer, verbose_name=_("客户"), on_delete=models.CASCADE, related_name="identities"
+    )
+    kind = models.CharField(_("类型"), max_length=32, choices=IdentityKind.choices)
+    scope = models.CharField(_("范围"), max_length=64, blank=True, default="")
+    value = models.CharField(_("值"), max_length=191)
+    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("身份标识")
+        verbose_name_plural = _("身份标识")
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "scope", "value"], name="identity_unique_key")
+        ]
+        indexes = [models.Index(fields=["value"], name="identity_value_idx")]
+
+    def __str__(self) -> str:
+        scope = f"@{self.scope}" if self.scope else ""
+        return f"{self.kind}{scope}:{self.value}"
+
+
+class Event(models.Model):
+    """Something a customer did on a channel. `(channel_account, source_id)` is unique so a
+    re-sent event is a duplicate, not a double count."""
+
+    customer = models.ForeignKey(
+        Customer, verbose_name=_("客户"), on_delete=models.CASCADE, related_name="events"
+    )
+    channel_account = models.ForeignKey(
+        "channels.ChannelAccount",
+        verbose_name=_("渠道账号"),
+        on_delete=models.PROTECT,
+        related_name="events",
+        null=True,
+        blank=True,
+    )
+    name = models.CharField(_("事件"), max_length=64)
+    occurred_at = models.DateTimeField(_("发生时间"))
+    properties = models.JSONField(_("属性"), default=dict, blank=True)
+    source_id = models.CharField(_("来源ID"), max_length=128, null=True, blank=True)
+    created_at = models.DateTimeField(_("写入时间"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("事件")
+        verbose_name_plural = _("事件")
+        ordering = ["-occurred_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["channel_account", "source_id"],
+                name="event_unique_source",
+                condition=Q(source_id__isnull=False),
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["customer", "name", "occurred_at"], name="event_customer_name_idx"
+            ),
+            models.Index(fields=["name", "occurred_at"], name="event_name_time_idx"),
+            models.Index(fields=["customer", "occurred_at"], name="event_customer_time_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} @ {self.occurred_at:%Y-%m-%d %H:%M}"
+
+
+class Order(models.Model):
+    """A purchase on a store channel; `external_id` is unique per channel account."""
+
+    customer = models.ForeignKey(
+        Customer, verbose_name=_("客户"), on_delete=models.CASCADE, related_name="orders"
+    )
+    channel_account = models.ForeignKey(
+        "channels.ChannelAccount",
+        verbose_name=_("渠道账号"),
+        on_delete=models.PROTECT,
+        related_name="orders",
+    )
+    external_id = models.CharField(_("订单号"), max_length=128)
+    amount = models.DecimalField(_("金额"), max_digits=12, decimal_places=2)
+    currency = models.CharField(_("币种"), max_length=3, default="CNY")
+    status = models.CharField(_("状态"), max_length=16, choices=OrderStatus.choices, db_index=True)
+    paid_at = models.DateTimeField(_("支付时间"), null=True, blank=True, db_index=True)
+    items = models.JSONField(_("商品"), default=list, blank=True)
+    created_at = models.DateTimeField(_("写入时间"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("订单")
+        verbose_name_plural = _("订单")
+        ordering = ["-paid_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["channel_account", "external_id"], name="order_unique_external"
+            )
+        ]
+        indexes = [models.Index(fields=["customer", "paid_at"], name="order_customer_paid_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.external_id} ¥{self.amount}"
+
+
+class Consent(models.Model):
+    """Whether a customer may be contacted on a channel (marketing consent / opt-out)."""
+
+    customer = models.ForeignKey(
+        Customer, verbose_name=_("客户"), on_delete=models.CASCADE, related_name="consents"
+    )
+    channel = models.CharField(_("渠道"), max_length=16, choices=ConsentChannel.choices)
+    status = models.CharField(_("状态"), max_length=16, choices=ConsentStatus.choices)
+    source = models.CharField(_("来源"), max_length=64, blank=True)
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("触达授权")
+        verbose_name_plural = _("触达授权")
+        constraints = [
+            models.UniqueConstraint(fields=["customer", "channel"], name="consent_unique_channel")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel}: {self.status}"
+
+
+class MergeLog(models.Model):
+    """A record of customers merged into a survivor by identity resolution or by hand."""
+
+    survivor = models.ForeignKey(
+        Customer,
+        verbose_name=_("保留客户"),
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="merge_logs",
+    )
+    survivor_id_value = models.BigIntegerField(_("保留客户ID"))
+    merged_ids = models.JSONField(_("被合并客户ID"), default=list)
+    snapshot = models.JSONField(_("合并前资料"), default=dict)
+    reason = models.CharField(_("原因"), max_length=200, blank=True)
+    actor_label = models.CharField(_("操作来源"), max_length=150, blank=True)
+    created_at = models.DateTimeField(_("时间"), auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = _("合并记录")
+        verbose_name_plural = _("合并记录")
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.merged_ids} → {self.survivor_id_value}"
+
+
+class ScoringSettings(models.Model):
+    """Thresholds of lifecycle stages and RFM scores (one row, edited in settings)."""
+
+    new_days = models.PositiveIntegerField(_("新客：首次出现在 N 天内"), default=30)
+    active_days = models.PositiveIntegerField(_("活跃：N 天内有行为"), default=30)
+    churn_days = models.PositiveIntegerField(_("流失：超过 N 天无行为"), default=180)
+    # Ascending breakpoints for scores 2..5: a value ≥ breakpoint[i] scores i + 2.
+    recency_days = models.JSONField(
+        _("R 断点（天，降序）"), default=list, help_text=_("例如 [180, 90, 30, 7]：越近分越高")
+    )
+    frequency_breaks = models.JSONField(_("F 断点（单数）"), default=list)
+    monetary_breaks = models.JSONField(_("M 断点（元）"), default=list)
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("生命周期与 RFM 设置")
+        verbose_name_plural = _("生命周期与 RFM 设置")
+
+    def __str__(self) -> str:
+        return str(self._meta.verbose_name)
+
+    DEFAULTS = {
+        "recency_days": [180, 90, 30, 7],
+        "frequency_breaks": [2, 3, 5, 8],
+        "monetary_breaks": [200, 500, 1000, 3000],
+    }
+
+    @classmethod
+    def load(cls) -> "ScoringSettings":
+        obj, _created = cls.objects.get_or_create(pk=1, defaults=cls.DEFAULTS)
+        return obj
+
+
+class ImportJob(models.Model):
+    """A CSV import of customers or events, run by a Celery task with progress."""
+
+    kind = models.CharField(_("类型"), max_length=16, choices=ImportKind.choices)
+    status = models.CharField(
+        _("状态"), max_length=16, choices=ImportStatus.choices, default=ImportStatus.PENDING
+    )
+    file = models.FileField(_("文件"), upload_to="imports/%Y/%m/")
+    original_name = models.CharField(_("文件名"), max_length=255, blank=True)
+    strict = models.BooleanField(
+        _("整批校验"), default=True, help_text=_("一批中有任何一行出错，整批不写入")
+    )
+    total_rows = models.PositiveIntegerField(_("总行数"), default=0)
+    processed_rows = models.PositiveIntegerField(_("已处理"), default=0)
+    imported_rows = models.PositiveIntegerField(_("成功"), default=0)
+    error_rows = models.PositiveIntegerField(_("失败"), default=0)
+    errors = models.JSONField(_("错误明细"), default=list, blank=True)
+    message = models.CharField(_("说明"), max_length=500, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("创建人"),
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
+    finished_at = models.DateTimeField(_("完成时间"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("导入任务")
+        verbose_name_plural = _("导入任务")
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.original_name}"
+
+    @property
+    def progress_percent(self) -> int:
+        if not self.total_rows:
+            return 100 if self.status in (ImportStatus.DONE, ImportStatus.FAILED) else 0
+        return min(100, round(100 * self.processed_rows / self.total_rows))

@@ -1,0 +1,17 @@
+from celery import shared_task
+
+from customers.scoring import customers_score
+
+
+@shared_task(name="customers.score_customers")
+def customers_score_task() -> int:
+    """Nightly: lifecycle stages and RFM segments for every customer."""
+    return customers_score()
+
+
+@shared_task(name="customers.run_import")
+def import_job_run_task(job_id: int) -> None:
+    """Run a CSV import job (queued by import_job_start)."""
+    from customers.imports import import_job_run
+
+    import_job_run(job_id=job_id)

@@ -1,0 +1,39 @@
+from django.contrib import admin
+from django.db.models import Count
+
+from tags.models import CustomerTag, Tag, TagGroup
+
+
+class TagInline(admin.TabularInline):
+    model = Tag
+    extra = 0
+    fields = ["name", "color", "description"]
+
+
+@admin.register(TagGroup)
+class TagGroupAdmin(admin.ModelAdmin):
+    list_display = ["name", "description", "created_at"]
+    search_fields = ["name"]
+    inlines = [TagInline]
+
+
+@admin.register(Tag)
+class TagAdmin(admin.ModelAdmin):
+    list_display = ["name", "group", "color", "customer_count", "created_by", "created_at"]
+    list_filter = ["group"]
+    search_fields = ["name", "group__name"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(customer_count=Count("customer_tags"))
+
+    @admin.display(ordering="customer_count")
+    def customer_count(self, obj):
+        return obj.customer_count
+
+
+@admin.register(CustomerTag)
+class CustomerTagAdmin(admin.ModelAdmin):
+    list_display = ["customer", "tag", "source", "source_ref", "added_by", "created_at"]
+    list_filter = ["source", "tag__group", "tag"]
+    search_fields = ["customer__name", "tag__name", "source_ref"]
+    raw_id_fields = ["customer"]

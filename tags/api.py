@@ -1,0 +1,86 @@
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import Count
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
+from rest_framework import viewsets
+from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from customers.models import Customer
+from customers.serializers import CustomerTagSerializer
+from tags.models import CustomerTag, Tag, TagGroup, TagSource
+from tags.serializers import CustomerTagChangeSerializer, TagGroupSerializer, TagSerializer
+from tags.services import customer_tags_change, tag_create, tag_group_lookup, tag_update
+
+
+def _as_drf(exc: DjangoValidationError) -> ValidationError:
+    return ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
+
+
+class TagGroupViewSet(viewsets.ModelViewSet):
+    queryset = TagGroup.objects.order_by("name")
+    serializer_class = TagGroupSerializer
+    search_fields = ["name"]
+
+
+class TagViewSet(viewsets.ModelViewSet):
+    queryset = Tag.objects.select_related("group").annotate(customer_count=Count("customer_tags"))
+    serializer_class = TagSerializer
+    filterset_fields = ["group", "name"]
+
+    def perform_create(self, serializer):
+        data = serializer.validated_data
+        try:
+            serializer.instance = tag_create(
+                name=data["name"],
+                group=tag_group_lookup(data["group"]["name"]) if data.get("group") else None,
+                color=data.get("color", ""),
+                description=data.get("description", ""),
+                created_by=self.request.user,
+            )
+        except DjangoValidationError as exc:
+            raise _as_drf(exc)
+
+    def perform_update(self, serializer):
+        data = serializer.validated_data
+        try:
+            serializer.instance = tag_update(
+                tag=serializer.instance,
+                name=data.get("name"),
+                group=tag_group_lookup(data["group"]["name"]) if data.get("group") else None,
+                color=data.get("color"),
+                description=data.get("description"),
+            )
+        except DjangoValidationError as exc:
+            raise _as_drf(exc)
+
+
+class CustomerTagsView(APIView):
+    """`POST /api/v1/customers/<id>/tags/` with `{"add": [...], "remove": [...]}`."""
+
+    queryset = CustomerTag.objects.none()
+
+    @extend_schema(responses=CustomerTagSerializer(many=True))
+    def get(self, request, pk):
+        customer = get_object_or_404(Customer, pk=pk)
+        rows = CustomerTag.objects.filter(customer=customer).select_related("tag__group")
+        return Response(CustomerTagSerializer(rows, many=True).data)
+
+    @extend_schema(request=CustomerTagChangeSerializer, responses=CustomerTagSerializer(many=True))
+    def post(self, request, pk):
+        customer = get_object_or_404(Customer, pk=pk)
+        serializer = CustomerTagChangeSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            rows = customer_tags_change(
+                customer=customer,
+                add=serializer.validated_data["add"],
+                remove=serializer.validated_data["remove"],
+                source=TagSource.API,
+                source_ref=request.user.get_username(),
+                actor=request.user,
+            )
+        except DjangoValidationError as exc:
+            raise _as_drf(exc)
+        return Response(CustomerTagSerializer(rows, many=True).data)

@@ -1,0 +1,12 @@
+from django.urls import path
+from rest_framework.routers import SimpleRouter
+
+from tags import api
+
+router = SimpleRouter()
+router.register("tags", api.TagViewSet, basename="api-tag")
+router.register("tag-groups", api.TagGroupViewSet, basename="api-tag-group")
+urlpatterns = [
+    path("customers/<int:pk>/tags/", api.CustomerTagsView.as_view(), name="api-customer-tags"),
+    *router.urls,
+]

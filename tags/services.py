@@ -1,0 +1,171 @@
+"""Writes on tags and tag assignments."""
+
+from collections.abc import Iterable
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from tags.models import CustomerTag, Tag, TagGroup, TagSource
+
+DEFAULT_GROUP = "默认"
+
+
+def tag_group_default() -> TagGroup:
+    group, _created = TagGroup.objects.get_or_create(name=DEFAULT_GROUP)
+    return group
+
+
+def tag_group_lookup(ref: str) -> TagGroup:
+    """A tag group by id or name; a new name creates the group."""
+    ref = str(ref).strip()
+    if ref.isdigit():
+        group = TagGroup.objects.filter(pk=int(ref)).first()
+        if group is None:
+            raise ValidationError({"group": _("标签组 #%(id)s 不存在") % {"id": ref}})
+        return group
+    if not ref:
+        return tag_group_default()
+    return TagGroup.objects.get_or_create(name=ref[:50])[0]
+
+
+def tag_create(
+    *,
+    name: str,
+    group: TagGroup | None = None,
+    color: str = "",
+    description: str = "",
+    created_by=None,
+) -> Tag:
+    """Create a tag in a group (the default group when none is given)."""
+    name = (name or "").strip()
+    if not name:
+        raise ValidationError({"name": _("标签名不能为空")})
+    group = group or tag_group_default()
+    if Tag.objects.filter(group=group, name=name).exists():
+        raise ValidationError(
+            {"name": _("标签组 %(g)s 中已有标签 %(n)s") % {"g": group.name, "n": name}}
+        )
+    tag = Tag(group=group, name=name, description=description, created_by=created_by)
+    if color:
+        tag.color = color
+    tag.full_clean()
+    tag.save()
+    return tag
+
+
+def tag_update(
+    *,
+    tag: Tag,
+    name: str | None = None,
+    group: TagGroup | None = None,
+    color: str | None = None,
+    description: str | None = None,
+) -> Tag:
+    """Rename, move or recolour a tag; its assignments stay."""
+    for field, value in (
+        ("name", name),
+        ("group", group),
+        ("color", color),
+        ("description", description),
+    ):
+        if value is not None:
+            setattr(tag, field, value.strip() if isinstance(value, str) else value)
+    if Tag.objects.filter(group=tag.group, name=tag.name).exclude(pk=tag.pk).exists():
+        raise ValidationError(
+            {"name": _("标签组 %(g)s 中已有标签 %(n)s") % {"g": tag.group.name, "n": tag.name}}
+        )
+    tag.full_clean()
+    tag.save()
+    return tag
+
+
+def tag_lookup(ref, *, create_missing: bool = False, created_by=None) -> Tag:
+    """A tag by id or by name. A name shared by several tags is an error asking for the id."""
+    if (
+        isinstance(ref, int)
+        and not isinstance(ref, bool)
+        or (isinstance(ref, str) and ref.isdigit())
+    ):
+        tag = Tag.objects.filter(pk=int(ref)).first()
+        if tag is None:
+            raise ValidationError(_("标签 #%(id)s 不存在") % {"id": ref})
+        return tag
+    if not isinstance(ref, str) or not ref.strip():
+        raise ValidationError(_("标签必须是名称或 ID"))
+    matches = list(Tag.objects.filter(name=ref.strip()).select_related("group")[:10])
+    if len(matches) > 1:
+        options = ", ".join(f"{t.pk} ({t.group.name})" for t in matches)
+        raise ValidationError(
+            _("有多个名为 %(name)s 的标签，请改用 ID：%(options)s")
+            % {"name": ref, "options": options}
+        )
+    if matches:
+        return matches[0]
+    if create_missing:
+        return tag_create(name=ref, created_by=created_by)
+    raise ValidationError(_("标签 %(name)s 不存在") % {"name": ref})
+
+
+@transaction.atomic
+def customer_tags_change(
+    *,
+    customer,
+    add: Iterable = (),
+    remove: Iterable = (),
+    source: str = TagSource.MANUAL,
+    source_ref: str = "",
+    actor=None,
+) -> list[CustomerTag]:
+    """Add and remove tags on one customer; names unknown when adding become new tags."""
+    errors = {}
+    to_add, to_remove = [], []
+    for field_name, refs, bucket, create in (
+        ("add", add, to_add, True),
+        ("remove", remove, to_remove, False),
+    ):
+        problems = []
+        for ref in refs:
+            try:
+                bucket.append(tag_lookup(ref, create_missing=create, created_by=actor))
+            except ValidationError as exc:
+                problems.extend(exc.messages)
+        if problems:
+            errors[field_name] = problems
+    if errors:
+        raise ValidationError(errors)
+    CustomerTag.objects.bulk_create(
+        [
+            CustomerTag(
+                customer=customer, tag=tag, source=source, source_ref=source_ref, added_by=actor
+            )
+            for tag in to_add
+        ],
+        ignore_conflicts=True,
+    )
+    CustomerTag.objects.filter(customer=customer, tag__in=to_remove).delete()
+    return list(CustomerTag.objects.filter(customer=customer).select_related("tag__group"))
+
+
+def customers_tag_bulk(
+    *,
+    customer_ids: Iterable[int],
+    tag: Tag,
+    source: str = TagSource.MANUAL,
+    actor=None,
+    source_ref: str = "",
+) -> int:
+    """Put one tag on many customers at once (import, demo data, bulk actions)."""
+    ids = list(customer_ids)
+    existing = set(
+        CustomerTag.objects.filter(tag=tag, customer_id__in=ids).values_list(
+            "customer_id", flat=True
+        )
+    )
+    rows = [
+        CustomerTag(customer_id=cid, tag=tag, source=source, source_ref=source_ref, added_by=actor)
+        for cid in ids
+        if cid not in existing
+    ]
+    CustomerTag.objects.bulk_create(rows, batch_size=1000, ignore_conflicts=True)
+    return len(rows)

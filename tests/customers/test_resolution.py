@@ -1,0 +1,127 @@
+import pytest
+from django.core.exceptions import ValidationError
+
+from common.models import AuditLog
+from customers.identities import IdentityKey, normalize_identity
+from customers.models import Customer, Event, Identity, MergeLog, Order
+from customers.services import customer_merge, customer_resolve
+from tags.services import customer_tags_change
+
+pytestmark = pytest.mark.django_db
+
+
+def key(kind, value, scope=""):
+    return normalize_identity(kind, value, scope)
+
+
+def test_phone_and_email_are_normalised():
+    assert key("phone", "138 1234 5678").value == "+8613812345678"
+    assert key("phone", "+86-138-1234-5678").value == "+8613812345678"
+    assert key("phone", "008613812345678").value == "+8613812345678"
+    assert key("email", " Alice@Example.COM ").value == "alice@example.com"
+    assert key("wechat_unionid", "u1", "oa").scope == ""  # global kinds drop the scope
+
+
+@pytest.mark.parametrize(
+    "kind,value,scope",
+    [
+        ("phone", "12", ""),
+        ("email", "not-an-email", ""),
+        ("nope", "x", ""),
+        ("wechat_openid", "o1", ""),
+    ],
+)
+def test_bad_identities_are_rejected(kind, value, scope):
+    with pytest.raises(ValidationError):
+        normalize_identity(kind, value, scope)
+
+
+def test_new_identities_create_one_customer_and_reuse_it(channels):
+    first = customer_resolve(
+        identities=[key("wechat_openid", "o1", "oa"), key("wechat_unionid", "u1")]
+    )
+    again = customer_resolve(identities=[key("wechat_unionid", "u1")])
+    assert first.created and not again.created
+    assert again.customer.pk == first.customer.pk
+    assert Identity.objects.filter(customer=first.customer).count() == 2
+
+
+def test_person_seen_on_four_channels_ends_as_one_customer(channels):
+    """OA (openid+unionid) → WeCom (external id+unionid) → Tmall (buyer+phone) → app (id+phone)."""
+    oa = customer_resolve(
+        identities=[key("wechat_openid", "o1", "oa"), key("wechat_unionid", "u1")]
+    )
+    wecom = customer_resolve(
+        identities=[key("wecom_external_userid", "wm1", "wecom"), key("wechat_unionid", "u1")]
+    )
+    tmall = customer_resolve(
+        identities=[key("platform_buyer_id", "b1", "tmall"), key("phone", "13812345678")]
+    )
+    assert wecom.customer.pk == oa.customer.pk
+    assert tmall.created  # no shared identity yet: a second profile, for now
+    Event.objects.create(
+        customer=oa.customer,
+        channel_account=channels["oa"],
+        name="subscribe",
+        occurred_at="2026-01-01T10:00:00+08:00",
+        source_id="e1",
+    )
+    Order.objects.create(
+        customer=tmall.customer,
+        channel_account=channels["tmall"],
+        external_id="T1",
+        amount="99.00",
+        status="paid",
+        paid_at="2026-01-02T10:00:00+08:00",
+    )
+    customer_tags_change(customer=tmall.customer, add=["天猫买家"])
+    app = customer_resolve(
+        identities=[
+            key("app_user_id", "a1", "app"),
+            key("phone", "138-1234-5678"),
+            key("wechat_unionid", "u1"),
+        ]
+    )
+    assert app.merged_ids == [tmall.customer.pk]
+    assert Customer.objects.count() == 1
+    person = Customer.objects.get()
+    assert person.pk == oa.customer.pk  # the oldest survives
+    assert set(person.identities.values_list("kind", flat=True)) == {
+        "wechat_openid",
+        "wechat_unionid",
+        "wecom_external_userid",
+        "platform_buyer_id",
+        "phone",
+        "app_user_id",
+    }
+    assert person.events.count() == 1 and person.orders.count() == 1
+    assert person.total_orders == 1 and str(person.total_revenue) == "99.00"
+    assert person.phone == "+8613812345678"
+    assert list(person.customer_tags.values_list("tag__name", flat=True)) == ["天猫买家"]
+    log = MergeLog.objects.get()
+    assert log.merged_ids == [tmall.customer.pk] and log.survivor_id == person.pk
+    assert str(tmall.customer.pk) in log.snapshot
+    assert AuditLog.objects.filter(action="merge").count() == 1
+
+
+def test_merge_keeps_survivor_row_where_both_have_the_same_tag(channels):
+    a = customer_resolve(identities=[key("member_no", "M1")]).customer
+    b = customer_resolve(identities=[key("member_no", "M2")]).customer
+    customer_tags_change(customer=a, add=["VIP"])
+    customer_tags_change(customer=b, add=["VIP", "新客"])
+    customer_merge(survivor_id=a.pk, other_ids=[b.pk])
+    assert sorted(a.customer_tags.values_list("tag__name", flat=True)) == ["VIP", "新客"]
+    assert not Customer.objects.filter(pk=b.pk).exists()
+
+
+def test_profile_fields_are_validated(channels):
+    with pytest.raises(ValidationError):
+        customer_resolve(identities=[key("member_no", "M1")], profile={"birthday": "not a date"})
+    with pytest.raises(ValidationError):
+        customer_resolve(identities=[key("member_no", "M1")], profile={"shoe_size": 42})
+    assert not Customer.objects.exists()
+
+
+def test_identity_key_orders_deterministically():
+    keys = [IdentityKey("phone", "", "+2"), IdentityKey("email", "", "a@b.c")]
+    assert sorted(keys)[0].kind == "email"

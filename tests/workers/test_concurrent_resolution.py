@@ -1,0 +1,62 @@
+"""Parallel upserts of overlapping identities from several processes leave one customer each."""
+
+import multiprocessing
+
+import pytest
+from django.db import connections
+
+from channels.services import channel_account_create
+from customers.models import Customer, Identity
+
+from ..conftest import is_postgres
+
+PEOPLE = 25
+PROCESSES = 4
+
+
+def _upserts(worker: int, barrier) -> None:
+    from customers.identities import normalize_identity as key
+    from customers.services import customer_resolve
+
+    connections.close_all()
+    barrier.wait()
+    for person in range(PEOPLE):
+        sets = [
+            [
+                key("wechat_unionid", f"U{person}"),
+                key("wechat_openid", f"O{person}-{worker}", "oa"),
+            ],
+            [
+                key("phone", f"1380000{person:04d}"),
+                key("app_user_id", f"A{person}-{worker}", "app"),
+            ],
+            [key("wechat_unionid", f"U{person}"), key("phone", f"1380000{person:04d}")],
+        ]
+        for keys in sets[worker % 3 :] + sets[: worker % 3]:
+            customer_resolve(identities=keys, actor_label=f"proc-{worker}")
+    connections.close_all()
+
+
+@pytest.mark.worker
+def test_parallel_overlapping_upserts_leave_no_duplicate(transactional_db):
+    if not is_postgres():
+        pytest.skip(
+            "row locks across processes are a PostgreSQL property; SQLite serialises writes"
+        )
+    channel_account_create(kind="wechat_oa", code="oa", name="OA")
+    channel_account_create(kind="app", code="app", name="App")
+    connections.close_all()
+    ctx = multiprocessing.get_context("fork")
+    barrier = ctx.Barrier(PROCESSES)
+    procs = [ctx.Process(target=_upserts, args=(w, barrier)) for w in range(PROCESSES)]
+    for proc in procs:
+        proc.start()
+    for proc in procs:
+        proc.join(timeout=120)
+    assert [p.exitcode for p in procs] == [0] * PROCESSES
+    assert Customer.objects.count() == PEOPLE
+    for customer in Customer.objects.all():
+        kinds = list(customer.identities.values_list("kind", flat=True))
+        assert kinds.count("wechat_unionid") == 1 and kinds.count("phone") == 1
+        assert kinds.count("wechat_openid") == PROCESSES and kinds.count("app_user_id") == PROCESSES
+    assert Identity.objects.count() == PEOPLE * (2 + 2 * PROCESSES)
