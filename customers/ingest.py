@@ -12,6 +12,8 @@ from decimal import Decimal, InvalidOperation
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Max, Min, OuterRef, Subquery
+from django.db.models.functions import Coalesce, Greatest, Least
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
@@ -19,7 +21,11 @@ from django.utils.translation import gettext as _
 from customers.choices import OrderStatus
 from customers.identities import IdentityKey, normalize_identity
 from customers.models import Event, Identity, Order
-from customers.services import customer_resolve, customers_refresh_aggregates
+from customers.services import (
+    customer_resolve,
+    customers_create_bulk,
+    customers_refresh_aggregates,
+)
 
 MAX_BATCH = 10_000
 CHUNK = 500
@@ -150,12 +156,18 @@ def resolve_many(key_sets: list[list[IdentityKey]], actor_label: str) -> list[in
     groups: dict[IdentityKey, set[IdentityKey]] = defaultdict(set)
     for key in all_keys:
         groups[find(key)].add(key)
-    group_customer: dict[IdentityKey, int] = {}
+    group_customer: dict[IdentityKey, int | None] = {}
+    unknown = []
     for root, keys in groups.items():
         owners = {owner.get(k) for k in keys}
-        if len(owners) == 1 and None not in owners:
+        if owners == {None}:
+            unknown.append(root)
+        elif len(owners) == 1:
             group_customer[root] = owners.pop()
-        else:
+    created = customers_create_bulk(key_groups=[groups[r] for r in unknown]) if unknown else []
+    group_customer.update(zip(unknown, created, strict=True))
+    for root, keys in groups.items():
+        if group_customer.get(root) is None:  # known to several customers, or lost a race
             group_customer[root] = customer_resolve(
                 identities=keys, actor_label=actor_label
             ).customer.pk
@@ -233,8 +245,10 @@ def events_ingest(*, rows: list, actor_label: str = "api") -> BatchResult:
         if clean["source_id"]:
             seen.add(key)
         fresh.append(clean)
+    # Resolution commits as it goes (outside the events' transaction) so that concurrent
+    # batches naming the same people never hold each other's identity locks for long.
+    customer_ids = resolve_many([c["keys"] for c in fresh], actor_label)
     with transaction.atomic():
-        customer_ids = resolve_many([c["keys"] for c in fresh], actor_label)
         Event.objects.bulk_create(
             [
                 Event(
@@ -250,36 +264,28 @@ def events_ingest(*, rows: list, actor_label: str = "api") -> BatchResult:
             batch_size=1000,
             ignore_conflicts=True,
         )
-        _touch_seen(fresh, customer_ids)
+        _touch_seen(customer_ids)
     result.accepted = len(fresh)
     result.customer_ids = set(customer_ids)
     return result
 
 
-def _touch_seen(rows: list[dict], customer_ids: list[int]) -> None:
-    """Move customers' first/last seen to cover the new events (set-wise per value)."""
+def _touch_seen(customer_ids: list[int]) -> None:
+    """Widen first/last seen of the customers these events belong to, set-wise.
+
+    One UPDATE per chunk with MIN/MAX subqueries served by the (customer, occurred_at) index.
+    """
     from customers.models import Customer
 
-    latest: dict[int, datetime] = {}
-    earliest: dict[int, datetime] = {}
-    for row, cid in zip(rows, customer_ids, strict=True):
-        at = row["occurred_at"]
-        latest[cid] = max(latest.get(cid, at), at)
-        earliest[cid] = min(earliest.get(cid, at), at)
-    ids = list(latest)
+    ids = sorted(set(customer_ids))
+    events = Event.objects.filter(customer=OuterRef("pk")).values("customer")
+    first = Subquery(events.annotate(at=Min("occurred_at")).values("at"))
+    last = Subquery(events.annotate(at=Max("occurred_at")).values("at"))
     for start in range(0, len(ids), CHUNK):
-        chunk = ids[start : start + CHUNK]
-        customers = Customer.objects.filter(pk__in=chunk).only(
-            "pk", "first_seen_at", "last_seen_at"
+        Customer.objects.filter(pk__in=ids[start : start + CHUNK]).update(
+            first_seen_at=Least(Coalesce("first_seen_at", first), first),
+            last_seen_at=Greatest(Coalesce("last_seen_at", last), last),
         )
-        changed = []
-        for c in customers:
-            new_last = max(filter(None, [c.last_seen_at, latest[c.pk]]))
-            new_first = min(filter(None, [c.first_seen_at, earliest[c.pk]]))
-            if new_last != c.last_seen_at or new_first != c.first_seen_at:
-                c.last_seen_at, c.first_seen_at = new_last, new_first
-                changed.append(c)
-        Customer.objects.bulk_update(changed, ["first_seen_at", "last_seen_at"])
 
 
 def _validate_order(row, channels) -> tuple[dict, dict]:

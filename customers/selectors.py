@@ -3,7 +3,7 @@
 from django.db.models import Prefetch, QuerySet
 
 from customers.filters import CustomerFilterSet
-from customers.models import Customer, Event, Identity, Order
+from customers.models import Customer, Event, Identity, MergeLog, Order
 
 
 def customer_list(*, filters: dict | None = None) -> QuerySet[Customer]:
@@ -12,13 +12,34 @@ def customer_list(*, filters: dict | None = None) -> QuerySet[Customer]:
     return CustomerFilterSet(filters or {}, queryset=queryset).qs
 
 
-def customer_timeline(*, customer: Customer, limit: int = 100) -> list[Event]:
-    """The customer's events across every channel, newest first."""
-    return list(
-        Event.objects.filter(customer=customer)
-        .select_related("channel_account")
-        .order_by("-occurred_at", "-id")[:limit]
-    )
+def customer_timeline(
+    *, customer: Customer, limit: int = 100, channel: str | None = None
+) -> list[Event]:
+    """The customer's events across every channel (or one account code), newest first."""
+    events = Event.objects.filter(customer=customer)
+    if channel:
+        events = events.filter(channel_account__code=channel)
+    return list(events.select_related("channel_account").order_by("-occurred_at", "-id")[:limit])
+
+
+def customer_merged_into(*, pk: int) -> int | None:
+    """Where a merged-away customer lives now (following later merges), or None.
+
+    Only called when a profile is not found, so a scan of the merge log is acceptable;
+    `merged_ids` is JSON, which SQLite cannot search by element.
+    """
+    moved = {
+        merged_id: survivor_id
+        for survivor_id, merged_ids in MergeLog.objects.values_list(
+            "survivor_id_value", "merged_ids"
+        )
+        for merged_id in merged_ids
+    }
+    seen = set()
+    while pk in moved and pk not in seen:
+        seen.add(pk)
+        pk = moved[pk]
+    return pk if seen and Customer.objects.filter(pk=pk).exists() else None
 
 
 def customer_detail(*, pk: int) -> Customer:

@@ -1,6 +1,7 @@
 """Writes on the unified profile: identity resolution, merges, profile upserts, aggregates."""
 
 import logging
+from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
@@ -105,6 +106,54 @@ def customer_resolve(
             if attempt == RESOLVE_ATTEMPTS - 1 or not _is_retryable(exc):
                 raise
     raise AssertionError("unreachable")
+
+
+def customers_create_bulk(*, key_groups: list[set[IdentityKey]]) -> list[int | None]:
+    """New customers, one per group of identities none of which is known yet, set-wise.
+
+    The bulk paths (event batches, syncs) call this for first-time visitors. A group whose
+    identity a concurrent writer took in the meantime gets None, for the caller to resolve
+    one by one; the empty customer made for it is removed.
+    """
+    try:
+        return _customers_create_bulk(key_groups)
+    except OperationalError as exc:  # a deadlock with a concurrent batch: go one by one
+        if not _is_retryable(exc):
+            raise
+        return [None] * len(key_groups)
+
+
+def _customers_create_bulk(key_groups: list[set[IdentityKey]]) -> list[int | None]:
+    now = timezone.now()
+    with transaction.atomic():
+        customers = []
+        for keys in key_groups:
+            customer = Customer(first_seen_at=now)
+            _mirror_contacts(customer, sorted(keys))
+            customers.append(customer)
+        Customer.objects.bulk_create(customers, batch_size=1000)
+        rows = sorted(  # one lock order for every writer
+            (k, c) for c, keys in zip(customers, key_groups, strict=True) for k in keys
+        )
+        Identity.objects.bulk_create(
+            [Identity(customer=c, kind=k.kind, scope=k.scope, value=k.value) for k, c in rows],
+            batch_size=1000,
+            ignore_conflicts=True,
+        )
+        ids = [c.pk for c in customers]
+        held: dict[int, int] = defaultdict(int)
+        for start in range(0, len(ids), 1000):
+            for customer_id in Identity.objects.filter(
+                customer_id__in=ids[start : start + 1000]
+            ).values_list("customer_id", flat=True):
+                held[customer_id] += 1
+        result = [
+            c.pk if held[c.pk] == len(keys) else None
+            for c, keys in zip(customers, key_groups, strict=True)
+        ]
+        lost = [c.pk for c, pk in zip(customers, result, strict=True) if pk is None]
+        Customer.objects.filter(pk__in=lost).delete()
+    return result
 
 
 def _is_retryable(exc: OperationalError) -> bool:

@@ -13,6 +13,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, customers, no_demo, **options):
         call_command("migrate", interactive=False, verbosity=0)
+        call_command("collectstatic", interactive=False, verbosity=0)
         call_command("setup_periodic_tasks", stdout=self.stdout)
         call_command("ensure_admin", stdout=self.stdout)
         if not no_demo:
