@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from config import views
 from config.health import healthz
 
 api_v1 = [
@@ -19,9 +20,13 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("", views.home, name="home"),
+    path("settings/", views.settings_view, name="settings"),
     path("", include("common.urls")),
     path("customers/", include("customers.urls")),
     path("tags/", include("tags.urls")),
     path("channels/", include("channels.urls")),
+    path("", include("campaigns.urls")),
+    path("reports/", include("reports.urls")),
 ]
 urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)

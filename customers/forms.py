@@ -21,3 +21,64 @@ class ImportForm(forms.Form):
         if not upload.name.lower().endswith((".csv", ".txt")):
             raise forms.ValidationError(_("请上传 .csv 文件"))
         return upload
+
+
+def _numbers(text: str, *, descending: bool) -> list:
+    parts = [p.strip() for p in text.replace("，", ",").split(",") if p.strip()]
+    try:
+        values = [float(p) if "." in p else int(p) for p in parts]
+    except ValueError:
+        raise forms.ValidationError(_("请输入用逗号分隔的数字"))
+    if len(values) != 4:
+        raise forms.ValidationError(_("需要正好 4 个断点（对应 2–5 分）"))
+    if any(v <= 0 for v in values):
+        raise forms.ValidationError(_("断点必须是正数"))
+    ordered = sorted(values, reverse=descending)
+    if values != ordered or len(set(values)) != 4:
+        raise forms.ValidationError(_("断点必须严格递减") if descending else _("断点必须严格递增"))
+    return values
+
+
+class ScoringSettingsForm(forms.Form):
+    """Lifecycle day thresholds and RFM breakpoints, edited in settings."""
+
+    new_days = forms.IntegerField(label=_("新客：首次出现在 N 天内"), min_value=1, max_value=3650)
+    active_days = forms.IntegerField(label=_("活跃：N 天内有行为"), min_value=1, max_value=3650)
+    churn_days = forms.IntegerField(label=_("流失：超过 N 天无行为"), min_value=1, max_value=3650)
+    recency_days = forms.CharField(
+        label=_("R 断点（天）"), help_text=_("4 个严格递减的天数，例如 180, 90, 30, 7：越近分越高")
+    )
+    frequency_breaks = forms.CharField(
+        label=_("F 断点（单数）"), help_text=_("4 个严格递增的订单数，例如 2, 3, 5, 8")
+    )
+    monetary_breaks = forms.CharField(
+        label=_("M 断点（元）"), help_text=_("4 个严格递增的金额，例如 200, 500, 1000, 3000")
+    )
+
+    @classmethod
+    def for_settings(cls, settings, data=None):
+        initial = {
+            "new_days": settings.new_days,
+            "active_days": settings.active_days,
+            "churn_days": settings.churn_days,
+            "recency_days": ", ".join(str(v) for v in settings.recency_days),
+            "frequency_breaks": ", ".join(str(v) for v in settings.frequency_breaks),
+            "monetary_breaks": ", ".join(str(v) for v in settings.monetary_breaks),
+        }
+        return cls(data=data, initial=initial)
+
+    def clean_recency_days(self):
+        return _numbers(self.cleaned_data["recency_days"], descending=True)
+
+    def clean_frequency_breaks(self):
+        return _numbers(self.cleaned_data["frequency_breaks"], descending=False)
+
+    def clean_monetary_breaks(self):
+        return _numbers(self.cleaned_data["monetary_breaks"], descending=False)
+
+    def clean(self):
+        data = super().clean()
+        active, churn = data.get("active_days"), data.get("churn_days")
+        if active and churn and churn <= active:
+            self.add_error("churn_days", _("流失天数必须大于活跃天数"))
+        return data

@@ -172,6 +172,21 @@ def _identities_from_row(row: dict) -> list[dict]:
     return identities
 
 
+def _identity_cells(row: dict, errors: dict, scopes: set[str]) -> list:
+    """The row's identities; a bad one is reported under its own column (phone, email…)."""
+    identities = _identities_from_row(row)
+    if not identities:
+        errors["identities"] = [_("至少需要一个身份标识列有值，例如 phone 或 wechat_unionid")]
+        return []
+    keys = []
+    for identity in identities:
+        problems: dict = {}
+        keys += parse_identities([identity], problems, scopes)
+        if problems:
+            errors[identity["kind"]] = [m.removeprefix("[0] ") for m in problems["identities"]]
+    return keys
+
+
 def _json_cell(row: dict, name: str, errors: dict, default):
     text = (row.get(name) or "").strip()
     if not text:
@@ -197,7 +212,7 @@ def _profile_cells(row: dict, errors: dict) -> dict:
 
 def _customer_row(row: dict, scopes: set[str]) -> tuple[dict, dict]:
     errors: dict = {}
-    keys = parse_identities(_identities_from_row(row), errors, scopes)
+    keys = _identity_cells(row, errors, scopes)
     clean = {
         "keys": keys,
         "profile": _profile_cells(row, errors),

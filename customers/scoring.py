@@ -4,6 +4,7 @@ from datetime import timedelta
 
 from django.db.models import Case, F, IntegerField, Q, Value, When
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from customers.choices import Lifecycle, RfmSegment
 from customers.models import Customer, ScoringSettings
@@ -75,3 +76,28 @@ def customers_score(*, customer_ids=None, now=None) -> int:
         rfm_recency=None, rfm_frequency=None, rfm_monetary=None, rfm_segment=RfmSegment.PROSPECTS
     )
     return qs.count()
+
+
+def scoring_settings_update(*, values: dict, actor=None) -> ScoringSettings:
+    """Save new thresholds, audit the change and rescore everyone in a worker."""
+    from django.db import transaction
+
+    from common.audit import audit_record
+    from common.models import AuditLog
+
+    settings = ScoringSettings.load()
+    before = {name: getattr(settings, name) for name in values}
+    for name, value in values.items():
+        setattr(settings, name, value)
+    settings.save(update_fields=[*values, "updated_at"])
+    audit_record(
+        action=AuditLog.Action.UPDATE,
+        summary=str(_("修改生命周期与 RFM 设置")),
+        actor=actor,
+        obj=settings,
+        details={"before": before, "after": values},
+    )
+    from customers.tasks import customers_score_task
+
+    transaction.on_commit(customers_score_task.delay)
+    return settings

@@ -61,3 +61,29 @@ def customer_detail(*, pk: int) -> Customer:
         ),
         "consents",
     ).get(pk=pk)
+
+
+def customer_overview(*, days: int = 30) -> dict:
+    """Headline figures for the console's home page."""
+    from datetime import timedelta
+
+    from django.db.models import Count, Sum
+    from django.utils import timezone
+
+    from customers.choices import REVENUE_STATUSES, Lifecycle
+
+    now = timezone.now()
+    since = now - timedelta(days=days)
+    lifecycle = dict(Customer.objects.values_list("lifecycle").annotate(n=Count("id")))
+    revenue = Order.objects.filter(status__in=REVENUE_STATUSES, paid_at__gte=since).aggregate(
+        total=Sum("amount"), orders=Count("id")
+    )
+    return {
+        "customers": Customer.objects.count(),
+        "new_customers": Customer.objects.filter(created_at__gte=since).count(),
+        "events_7d": Event.objects.filter(occurred_at__gte=now - timedelta(days=7)).count(),
+        "revenue": revenue["total"] or 0,
+        "orders": revenue["orders"],
+        "lifecycle": [(v, label, lifecycle.get(v, 0)) for v, label in Lifecycle.choices],
+        "days": days,
+    }

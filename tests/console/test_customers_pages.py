@@ -133,15 +133,18 @@ def test_profile_of_a_merged_customer_redirects_to_the_survivor(client, operator
     assert client.get("/customers/999999/").status_code == 404
 
 
-def test_import_runs_and_reports_bad_rows(client, operator, channels):
+def test_import_runs_and_reports_bad_rows(
+    client, operator, channels, django_capture_on_commit_callbacks
+):
     client.force_login(operator)
     content = (
         "name,phone,city,tags\n张三,13811112222,北京,VIP\n李四,12,上海,\n王五,13833334444,,\n"
     ).encode()
     upload = SimpleUploadedFile("people.csv", content, content_type="text/csv")
-    response = client.post(
-        "/customers/imports/", {"kind": "customers", "file": upload, "strict": ""}
-    )
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            "/customers/imports/", {"kind": "customers", "file": upload, "strict": ""}
+        )
     job = ImportJob.objects.get()
     assert response.status_code == 302 and response["Location"] == f"/customers/imports/{job.pk}/"
     job.refresh_from_db()

@@ -32,7 +32,7 @@ def test_customer_import_strict_rejects_the_whole_batch(
     assert job.status == "done" and job.total_rows == 4 and job.imported_rows == 0
     assert not Customer.objects.exists()
     report = import_errors_csv(job)
-    assert "3,identities," in report and "4,profile," in report and "2,batch," in report
+    assert "3,phone," in report and "4,profile," in report and "2,batch," in report
 
 
 def test_customer_import_lenient_keeps_good_rows(channels, django_capture_on_commit_callbacks):

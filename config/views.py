@@ -1,0 +1,99 @@
+"""Console pages that read several apps: home and settings (config is the top layer)."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import Group
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db.models import Q
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from common.models import AuditLog
+from common.roles import ROLE_LABELS
+from customers.forms import ScoringSettingsForm
+from customers.models import ScoringSettings
+from customers.scoring import scoring_settings_update
+from customers.selectors import customer_overview
+
+SETTINGS_TABS = ("audit", "scoring", "roles")
+ROLE_SUMMARIES = {
+    "admin": gettext_lazy("全部功能，包括用户、角色与系统设置"),
+    "operator": gettext_lazy("客户、标签、渠道、营销与报表的日常运营，可查看完整手机号"),
+    "analyst": gettext_lazy("只读查看客户与报表，手机号和邮箱脱敏显示"),
+    "staff": gettext_lazy("导购/客服：查看客户并为客户打标签"),
+}
+
+
+@login_required
+def home(request):
+    """KPI cards and the latest merges and imports."""
+    recent = AuditLog.objects.filter(
+        action__in=[AuditLog.Action.MERGE, AuditLog.Action.IMPORT, AuditLog.Action.EXPORT]
+    ).select_related("actor")[:8]
+    return render(request, "home.html", {"overview": customer_overview(), "recent": recent})
+
+
+@login_required
+def settings_view(request):
+    """Audit log, lifecycle/RFM thresholds and roles, one tab each."""
+    tab = request.GET.get("tab", "audit")
+    if tab not in SETTINGS_TABS:
+        tab = "audit"
+    context = {"tab": tab}
+    if tab == "audit":
+        context.update(_audit_context(request))
+    elif tab == "scoring":
+        response = _scoring(request, context)
+        if response:
+            return response
+    else:
+        context["roles"] = [
+            (group, ROLE_LABELS.get(group.name, group.name), ROLE_SUMMARIES.get(group.name, ""))
+            for group in Group.objects.filter(name__in=ROLE_LABELS).prefetch_related("user_set")
+        ]
+    status = 400 if context.get("form") is not None and context["form"].errors else 200
+    return render(request, "settings.html", context, status=status)
+
+
+def _audit_context(request) -> dict:
+    if not request.user.has_perm("common.view_auditlog"):
+        raise PermissionDenied
+    entries = AuditLog.objects.select_related("actor").order_by("-created_at", "-id")
+    action = request.GET.get("action", "")
+    if action in AuditLog.Action.values:
+        entries = entries.filter(action=action)
+    search = request.GET.get("q", "").strip()
+    if search:
+        entries = entries.filter(
+            Q(summary__icontains=search) | Q(actor_label__icontains=search) | Q(object_id=search)
+        )
+    page = Paginator(entries, 30).get_page(request.GET.get("page"))
+    params = request.GET.copy()
+    params.pop("page", None)
+    return {
+        "page_obj": page,
+        "entries": page.object_list,
+        "actions": AuditLog.Action.choices,
+        "action": action,
+        "q": search,
+        "query_string": params.urlencode(),
+    }
+
+
+def _scoring(request, context: dict):
+    can_change = request.user.has_perm("customers.change_scoringsettings")
+    settings = ScoringSettings.load()
+    if request.method == "POST":
+        if not can_change:
+            raise PermissionDenied
+        form = ScoringSettingsForm.for_settings(settings, data=request.POST)
+        if form.is_valid():
+            scoring_settings_update(values=form.cleaned_data, actor=request.user)
+            messages.success(request, _("已保存，正在后台重新计算客户的生命周期与 RFM"))
+            return redirect(f"{request.path}?tab=scoring")
+    else:
+        form = ScoringSettingsForm.for_settings(settings)
+    context.update(form=form, can_change=can_change, settings_obj=settings)
+    return None
