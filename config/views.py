@@ -38,9 +38,10 @@ def home(request):
 @login_required
 def settings_view(request):
     """Audit log, lifecycle/RFM thresholds and roles, one tab each."""
-    tab = request.GET.get("tab", "audit")
+    default = "audit" if request.user.has_perm("common.view_auditlog") else "scoring"
+    tab = request.GET.get("tab", default)
     if tab not in SETTINGS_TABS:
-        tab = "audit"
+        tab = default
     context = {"tab": tab}
     if tab == "audit":
         context.update(_audit_context(request))

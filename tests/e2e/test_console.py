@@ -64,8 +64,8 @@ def login(page, username: str) -> None:
     page.goto(page.base + "/login/")
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", "pw-" + username)
-    page.click("button[type=submit]")
-    page.wait_for_url(re.compile(r".*/$"))
+    page.get_by_role("button", name=re.compile("登录|Log in")).click()
+    expect(page.get_by_test_id("current-user")).to_contain_text(username)
 
 
 def test_operator_filters_opens_a_profile_and_switches_language(page, shop):
@@ -91,6 +91,9 @@ def test_operator_filters_opens_a_profile_and_switches_language(page, shop):
     expect(page.get_by_test_id("profile-tags")).to_contain_text("绿茶")
     page.get_by_test_id("tab-identities").click()
     expect(page.get_by_test_id("identity-table")).to_contain_text("tb-wang")
+    page.get_by_test_id("tab-timeline").click()
+    expect(page.get_by_test_id("timeline")).to_be_visible()
+    page.wait_for_timeout(300)  # let the tab's fade finish before the screenshot
     shot(page, "profile")
 
     page.get_by_test_id("lang-en").click()
