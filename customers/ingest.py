@@ -166,12 +166,19 @@ def resolve_many(key_sets: list[list[IdentityKey]], actor_label: str) -> list[in
             group_customer[root] = owners.pop()
     created = customers_create_bulk(key_groups=[groups[r] for r in unknown]) if unknown else []
     group_customer.update(zip(unknown, created, strict=True))
+    moved: dict[int, int] = {}  # customers merged away by this call → their survivor
     for root, keys in groups.items():
         if group_customer.get(root) is None:  # known to several customers, or lost a race
-            group_customer[root] = customer_resolve(
-                identities=keys, actor_label=actor_label
-            ).customer.pk
-    return [group_customer[find(keys[0])] for keys in key_sets]
+            result = customer_resolve(identities=keys, actor_label=actor_label)
+            group_customer[root] = result.customer.pk
+            moved.update(dict.fromkeys(result.merged_ids, result.customer.pk))
+
+    def current(customer_id: int) -> int:
+        while customer_id in moved:
+            customer_id = moved[customer_id]
+        return customer_id
+
+    return [current(group_customer[find(keys[0])]) for keys in key_sets]
 
 
 def _validate_event(row, channels) -> tuple[dict, dict]:

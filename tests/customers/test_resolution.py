@@ -125,3 +125,35 @@ def test_profile_fields_are_validated(channels):
 def test_identity_key_orders_deterministically():
     keys = [IdentityKey("phone", "", "+2"), IdentityKey("email", "", "a@b.c")]
     assert sorted(keys)[0].kind == "email"
+
+
+def test_a_batch_that_merges_keeps_every_event_on_the_survivor(channels):
+    """One row lands on a customer that a later row of the same batch merges away."""
+    from customers.ingest import events_ingest
+
+    older = customer_resolve(identities=[key("phone", "13800000001")]).customer
+    younger = customer_resolve(identities=[key("wechat_unionid", "u-young")]).customer
+    customer_resolve(identities=[key("member_no", "M-1"), key("wechat_unionid", "u-young")])
+    rows = [
+        {
+            "event_id": "a",
+            "name": "sign_in",
+            "occurred_at": "2026-10-01T10:00:00+08:00",
+            "channel": "app",
+            "identities": [{"kind": "member_no", "value": "M-1"}],
+        },
+        {
+            "event_id": "b",
+            "name": "sign_in",
+            "occurred_at": "2026-10-01T11:00:00+08:00",
+            "channel": "app",
+            "identities": [
+                {"kind": "phone", "value": "13800000001"},
+                {"kind": "wechat_unionid", "value": "u-young"},
+            ],
+        },
+    ]
+    result = events_ingest(rows=rows)
+    assert result.accepted == 2 and not result.errors
+    assert not Customer.objects.filter(pk=younger.pk).exists()
+    assert set(Event.objects.values_list("customer_id", flat=True)) == {older.pk}

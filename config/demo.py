@@ -1,0 +1,464 @@
+"""Demo brand 「茶小满」: customers spread over every channel, six months of activity.
+
+Everything goes through the product's own ingestion (events/batch and orders/batch shapes,
+identity resolution, scoring), in time order, so identities that overlap the way real ones do
+(one unionid across the OA, the Mini Program and WeCom; a phone shared by Tmall and the app)
+produce real merges. Deterministic for a seed: the same people, identities, amounts and
+events each time (timestamps are relative to today's date). Idempotent: events and orders
+carry source ids, so a second run adds nothing.
+"""
+
+import random
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+
+from django.utils import timezone
+
+from channels.models import ChannelAccount
+from channels.services import channel_account_create
+from common.audit import audit_record
+from common.models import AuditLog
+from customers.choices import ConsentChannel, ConsentStatus
+from customers.ingest import events_ingest, orders_ingest
+from customers.models import Customer, Event, Identity, MergeLog, Order
+from customers.scoring import customers_score
+from customers.services import consent_set, customers_refresh_aggregates
+from tags.models import TagSource
+from tags.services import customers_tag_bulk, tag_create, tag_group_lookup
+
+DAYS = 182
+BATCH = 5000
+
+ACCOUNTS = [
+    ("wechat_oa", "oa", "茶小满公众号"),
+    ("wecom", "wecom", "茶小满企业微信"),
+    ("wechat_mini", "mini", "茶小满小程序"),
+    ("douyin", "douyin", "茶小满抖音号"),
+    ("app", "app", "茶小满 App"),
+    ("tmall", "tmall", "茶小满天猫旗舰店"),
+    ("sms", "sms", "短信通道"),
+    ("offline_store", "store", "上海南京西路门店"),
+]
+
+# sku, name, category, price, scene
+PRODUCTS = [
+    ("GT-01", "西湖龙井", "绿茶", 128, ""),
+    ("GT-02", "洞庭碧螺春", "绿茶", 98, ""),
+    ("GT-03", "安吉白茶", "绿茶", 158, "送礼"),
+    ("BT-01", "正山小种", "红茶", 88, ""),
+    ("BT-02", "滇红金芽", "红茶", 76, ""),
+    ("BT-03", "红茶冷泡茶包", "红茶", 39, "办公室"),
+    ("FT-01", "茉莉花茶", "花茶", 58, ""),
+    ("FT-02", "桂花乌龙", "花茶", 68, ""),
+    ("FT-03", "玫瑰花茶礼盒", "花茶", 198, "送礼"),
+    ("SN-01", "冻干柠檬片", "零食", 29, "办公室"),
+    ("SN-02", "每日坚果", "零食", 59, "办公室"),
+    ("SN-03", "茶点礼盒", "零食", 168, "送礼"),
+]
+
+TAG_GROUPS = {
+    "兴趣偏好": ["绿茶", "红茶", "花茶", "零食"],
+    "消费能力": ["价格敏感", "品质追求"],
+    "渠道来源": ["公众号粉丝", "企微好友", "抖音粉丝"],
+    "场景": ["办公室", "送礼"],
+}
+
+SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董潘袁蔡蒋余于杜叶程魏苏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦傅方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤"  # noqa: E501
+GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰萍鹏辉玲丹宇浩凯婷雪琳晨欣怡梓涵子轩雨萱思远佳琪一诺俊杰嘉怡紫萱天佑"  # noqa: E501
+CITIES = [
+    ("上海", "上海"), ("北京", "北京"), ("杭州", "浙江"), ("宁波", "浙江"), ("广州", "广东"),
+    ("深圳", "广东"), ("成都", "四川"), ("重庆", "重庆"), ("南京", "江苏"), ("苏州", "江苏"),
+    ("武汉", "湖北"), ("西安", "陕西"), ("长沙", "湖南"), ("天津", "天津"), ("青岛", "山东"),
+    ("厦门", "福建"), ("福州", "福建"), ("合肥", "安徽"), ("郑州", "河南"), ("昆明", "云南"),
+]  # fmt: skip
+
+# (channel, probability a person uses it)
+PRESENCE = [("oa", 0.62), ("mini", 0.45), ("wecom", 0.3), ("douyin", 0.25), ("app", 0.35),
+            ("tmall", 0.42), ("store", 0.15)]  # fmt: skip
+MOBILE_PREFIXES = ["133", "135", "136", "137", "138", "139", "150", "151", "152", "157", "158",
+                   "159", "177", "180", "181", "186", "187", "188", "189", "199"]  # fmt: skip
+
+
+@dataclass
+class Person:
+    index: int
+    name: str
+    gender: str
+    city: str
+    province: str
+    birthday: date
+    phone: str
+    email: str
+    channels: list[str]
+    activity: float
+    tastes: list[str]
+    price_sensitive: bool
+    ids: dict = field(default_factory=dict)  # channel → identity dict
+
+    def identity(self, channel: str) -> dict:
+        return self.ids[channel]
+
+
+@dataclass
+class Plan:
+    events: list[dict] = field(default_factory=list)
+    orders: list[dict] = field(default_factory=list)
+
+
+def _person(rng: random.Random, index: int, seed: int) -> Person:
+    city, province = rng.choice(CITIES)
+    channels = [c for c, p in PRESENCE if rng.random() < p] or [rng.choice(["oa", "tmall"])]
+    person = Person(
+        index=index,
+        name=rng.choice(SURNAMES) + "".join(rng.choice(GIVEN) for _ in range(rng.randint(1, 2))),
+        gender=rng.choice(["male", "female", "female"]),
+        city=city,
+        province=province,
+        birthday=date(rng.randint(1970, 2004), rng.randint(1, 12), rng.randint(1, 28)),
+        phone=f"{rng.choice(MOBILE_PREFIXES)}{index:08d}",
+        email=f"user{seed}x{index}@example.com" if rng.random() < 0.25 else "",
+        channels=channels,
+        activity=rng.lognormvariate(0, 0.8),
+        tastes=rng.sample(["绿茶", "红茶", "花茶", "零食"], rng.randint(1, 2)),
+        price_sensitive=rng.random() < 0.45,
+    )
+    tag = f"{seed}-{index}"
+    unionid = {"kind": "wechat_unionid", "value": f"demo-u-{tag}"}
+    phone = {"kind": "phone", "value": person.phone}
+    person.ids = {
+        "oa": {"kind": "wechat_openid", "value": f"demo-oa-{tag}", "scope": "oa"},
+        "mini": {"kind": "wechat_openid", "value": f"demo-mp-{tag}", "scope": "mini"},
+        "wecom": {"kind": "wecom_external_userid", "value": f"demo-wm-{tag}", "scope": "wecom"},
+        "douyin": {"kind": "douyin_open_id", "value": f"demo-dy-{tag}", "scope": "douyin"},
+        "app": {"kind": "app_user_id", "value": f"demo-app-{tag}", "scope": "app"},
+        "tmall": {"kind": "platform_buyer_id", "value": f"demo-tb-{tag}", "scope": "tmall"},
+        "store": {"kind": "member_no", "value": f"M{seed:02d}{index:07d}"},
+        "unionid": unionid,
+        "phone": phone,
+    }
+    return person
+
+
+def _first_touch(person: Person, channel: str, rng: random.Random) -> list[dict]:
+    """The identities a channel reveals the first time we see the person there."""
+    ids = person.ids
+    if channel in ("oa", "wecom"):
+        return [ids[channel], ids["unionid"]]
+    if channel == "mini":  # phone authorisation in the Mini Program, for some
+        return [ids["mini"], ids["unionid"]] + ([ids["phone"]] if rng.random() < 0.5 else [])
+    if channel == "app":  # phone sign-up, and WeChat login for WeChat users
+        wechat = [ids["unionid"]] if {"oa", "mini", "wecom"} & set(person.channels) else []
+        return [ids["app"], ids["phone"]] + (wechat if rng.random() < 0.5 else [])
+    if channel == "store":
+        return [ids["store"], ids["phone"]]
+    if channel == "tmall":
+        return [ids["tmall"]] + ([ids["phone"]] if rng.random() < 0.85 else [])
+    return [ids[channel]]
+
+
+def _season(day: date) -> float:
+    """Weekends, 618 and Double 11 sell more."""
+    weight = 1.3 if day.weekday() >= 5 else 1.0
+    for month, mday in ((6, 18), (11, 11)):
+        gap = abs((day - date(day.year, month, mday)).days)
+        if gap <= 7:
+            weight *= 3.0 - gap * 0.25
+    return weight
+
+
+def _when(rng: random.Random, start: date, end: date) -> datetime:
+    span = max((end - start).days, 0)
+    day = start + timedelta(days=rng.randint(0, span))
+    moment = time(rng.choice([8, 9, 10, 12, 13, 15, 19, 20, 21, 22]), rng.randint(0, 59))
+    return timezone.make_aware(datetime.combine(day, moment))
+
+
+def _pick_day(rng: random.Random, days: list[date], weights: list[float]) -> date:
+    return rng.choices(days, weights)[0]
+
+
+def _plan_person(person: Person, rng: random.Random, today: date, seed: int) -> Plan:
+    plan = Plan()
+    start = today - timedelta(days=DAYS)
+    days = [start + timedelta(days=i) for i in range(DAYS)]
+    weights = [_season(d) for d in days]
+    counter = iter(range(10_000))
+
+    def event(channel, name, at, identities, **props):
+        plan.events.append(
+            {
+                "event_id": f"demo-{seed}-{person.index}-{next(counter)}",
+                "name": name,
+                "occurred_at": at.isoformat(),
+                "channel": channel,
+                "identities": identities,
+                "properties": props,
+            }
+        )
+
+    joined = {}
+    for channel in person.channels:  # first touches spread over the six months
+        at = _when(rng, start, today - timedelta(days=1))
+        joined[channel] = at
+        first = _first_touch(person, channel, rng)
+        name = {
+            "oa": "subscribe",
+            "wecom": "add_external_contact",
+            "douyin": "like",
+            "store": "store_visit",
+        }.get(channel, "sign_in")
+        props = {"scene": rng.choice(["qr_store", "qr_package", "search", "article"])}
+        event(channel, name, at, first, **props)
+    if "douyin" in joined and rng.random() < 0.6:  # a Douyin fan claims a coupon with a phone
+        at = min(joined["douyin"] + timedelta(days=rng.randint(1, 20)), timezone.now())
+        ids = [person.ids["douyin"], person.ids["phone"]]
+        event("douyin", "coupon_claim", at, ids, coupon="DY-NEW-10")
+    sessions = max(1, int(person.activity * 12))
+    for _ in range(sessions):
+        channel = rng.choice(person.channels)
+        day = _pick_day(rng, days, weights)
+        if timezone.make_aware(datetime.combine(day, time(23, 59))) < joined[channel]:
+            continue
+        at = _when(rng, day, day)
+        ident = [person.identity(channel)]
+        _session(event, person, channel, at, ident, rng, plan, seed)
+    return plan
+
+
+def _session(event, person, channel, at, ident, rng, plan, seed) -> None:
+    step = timedelta(minutes=rng.randint(1, 6))
+    if channel == "douyin":
+        event(channel, "video_play", at, ident, video_id=f"v{rng.randint(1, 40)}")
+        if rng.random() < 0.3:
+            event(channel, rng.choice(["like", "comment", "share"]), at + step, ident)
+        if rng.random() < 0.15:
+            event(channel, "live_watch", at + 2 * step, ident, room=f"live-{rng.randint(1, 9)}")
+        return
+    if channel in ("oa", "wecom"):
+        event(channel, rng.choice(["message_in", "link_click", "page_view"]), at, ident,
+              page=f"/article/{rng.randint(1, 30)}")  # fmt: skip
+        if channel == "wecom" and rng.random() < 0.2:
+            event(channel, "join_group", at + step, ident, group=f"茶友群{rng.randint(1, 8)}")
+        return
+    if channel in ("mini", "app") and rng.random() < 0.4:
+        event(channel, "sign_in", at, ident)
+    product = _product(person, rng)
+    sku, name, category, price, _scene = product
+    props = {"sku": sku, "product": name, "category": category, "price": price}
+    if channel == "store":
+        event(channel, "store_visit", at, ident, store="上海南京西路门店")
+        if rng.random() < 0.6:
+            _purchase(event, person, channel, at + step, ident, [product], rng, plan, seed)
+        return
+    event(channel, "page_view", at, ident, page="/home")
+    event(channel, "view_product", at + step, ident, **props)
+    if rng.random() < 0.35:
+        event(channel, "add_to_cart", at + 2 * step, ident, **props)
+        if rng.random() < 0.55:
+            event(channel, "checkout", at + 3 * step, ident, **props)
+            if rng.random() < 0.8:
+                basket = [product] + ([_product(person, rng)] if rng.random() < 0.3 else [])
+                _purchase(event, person, channel, at + 4 * step, ident, basket, rng, plan, seed)
+
+
+def _product(person: Person, rng: random.Random) -> tuple:
+    pool = [p for p in PRODUCTS if p[2] in person.tastes]
+    if person.price_sensitive:
+        pool = sorted(pool, key=lambda p: p[3])[: max(2, len(pool) // 2)]
+    return rng.choice(pool or PRODUCTS)
+
+
+def _purchase(event, person, channel, at, ident, basket, rng, plan, seed) -> None:
+    order_id = f"DEMO{seed}-{person.index}-{len(plan.orders)}"
+    items = [{"sku": p[0], "name": p[1], "qty": 1, "price": p[3]} for p in basket]
+    amount = Decimal(sum(p[3] for p in basket))
+    if person.price_sensitive and rng.random() < 0.5:
+        amount = (amount * Decimal("0.85")).quantize(Decimal("0.01"))
+        event(channel, "coupon_redeem", at, ident, coupon="MAN100-15")
+    refunded = rng.random() < 0.05
+    plan.orders.append(
+        {
+            "order_id": order_id,
+            "channel": channel,
+            "amount": str(amount),
+            "currency": "CNY",
+            "status": "refunded" if refunded else rng.choice(["paid", "completed", "completed"]),
+            "paid_at": at.isoformat(),
+            "items": items,
+            "identities": ident,
+        }
+    )
+    event(channel, "order_paid", at, ident, order_id=order_id, amount=float(amount))
+    if refunded:
+        event(channel, "refund", at + timedelta(days=2), ident, order_id=order_id)
+
+
+def accounts_ensure() -> dict[str, ChannelAccount]:
+    existing = {a.code: a for a in ChannelAccount.objects.all()}
+    for kind, code, name in ACCOUNTS:
+        if code not in existing:
+            existing[code] = channel_account_create(kind=kind, code=code, name=name)
+    return existing
+
+
+def _batches(rows: list, size: int, stamp: str):
+    """Rows (in time order) one day at a time, as a daily sync would send them."""
+    batch, day = [], None
+    for row in rows:
+        if batch and (row[stamp][:10] != day or len(batch) == size):
+            yield batch
+            batch = []
+        batch.append(row)
+        day = row[stamp][:10]
+    if batch:
+        yield batch
+
+
+@dataclass
+class DemoSummary:
+    customers: int
+    identities: int
+    merges: int
+    events: int
+    orders: int
+    tagged: int
+    already_loaded: bool = False
+
+
+def demo_marker(seed: int, customers: int) -> str:
+    return f"演示数据已加载（seed={seed}, customers={customers}）"
+
+
+def demo_load(*, seed: int = 42, customers: int = 5000, progress=None) -> DemoSummary:
+    """Load the demo brand (see the module docstring); returns what the database holds."""
+    accounts_ensure()
+    marker = demo_marker(seed, customers)
+    if AuditLog.objects.filter(actor_label="seed_demo", summary=marker).exists():
+        return _summary(already_loaded=True)
+    rng = random.Random(seed)
+    today = timezone.localdate()
+    people = [_person(rng, i, seed) for i in range(customers)]
+    plans = [_plan_person(p, random.Random(f"{seed}:{p.index}"), today, seed) for p in people]
+    events = sorted((e for plan in plans for e in plan.events), key=lambda e: e["occurred_at"])
+    orders = sorted((o for plan in plans for o in plan.orders), key=lambda o: o["paid_at"])
+    done = 0
+    for batch in _batches(
+        events, BATCH, "occurred_at"
+    ):  # time order: later touches merge earlier profiles
+        result = events_ingest(rows=batch, actor_label="demo")
+        if result.errors:
+            raise RuntimeError(f"demo events rejected: {result.errors[:3]}")
+        done += len(batch)
+        if progress:
+            progress(done, len(events))
+    for batch in _batches(orders, BATCH, "paid_at"):
+        result = orders_ingest(rows=batch, actor_label="demo")
+        if result.errors:
+            raise RuntimeError(f"demo orders rejected: {result.errors[:3]}")
+    _profiles(people)
+    _tags(people, rng)
+    _consents(people, rng)
+    customers_refresh_aggregates()
+    customers_score()
+    audit_record(action=AuditLog.Action.IMPORT, summary=marker, actor_label="seed_demo")
+    return _summary()
+
+
+def _owners(people: list[Person]) -> dict[int, list[int]]:
+    """person index → the customers holding any of the person's identities (main one first).
+
+    Identities a person never revealed together stay on separate profiles, as in real data.
+    """
+    values = {}
+    for person in people:
+        for key in ("phone", "unionid", *person.channels):
+            values.setdefault(person.ids[key]["value"], person.index)
+    owners: dict[int, list[int]] = {}
+    keys = list(values)
+    for start in range(0, len(keys), 5000):
+        for value, customer_id in Identity.objects.filter(
+            value__in=keys[start : start + 5000]
+        ).values_list("value", "customer_id"):
+            found = owners.setdefault(values[value], [])
+            if customer_id not in found:
+                found.append(customer_id)
+    return owners
+
+
+def _profiles(people: list[Person]) -> None:
+    """Names, cities and birthdays, as a CRM import would fill them in."""
+    owners = _owners(people)
+    rows = Customer.objects.in_bulk([cid for ids in owners.values() for cid in ids])
+    changed = []
+    for person in people:
+        for cid in owners.get(person.index, []):
+            customer = rows[cid]
+            if customer.name:
+                continue
+            customer.name, customer.gender = person.name, person.gender
+            customer.city, customer.province = person.city, person.province
+            customer.birthday = person.birthday
+            customer.email = customer.email or person.email
+            changed.append(customer)
+    Customer.objects.bulk_update(
+        changed, ["name", "gender", "city", "province", "birthday", "email"], batch_size=200
+    )
+
+
+def _tag(group: str, name: str):
+    from tags.models import Tag
+
+    tag_group = tag_group_lookup(group)
+    return Tag.objects.filter(group=tag_group, name=name).first() or tag_create(
+        name=name, group=tag_group
+    )
+
+
+def _tags(people: list[Person], rng: random.Random) -> None:
+    owners = _owners(people)
+    wanted: dict[tuple[str, str], list[int]] = {}
+    for person in people:
+        if person.index not in owners:
+            continue
+        names = [("兴趣偏好", t) for t in person.tastes]
+        names.append(("消费能力", "价格敏感" if person.price_sensitive else "品质追求"))
+        source = {"oa": "公众号粉丝", "wecom": "企微好友", "douyin": "抖音粉丝"}
+        names += [("渠道来源", source[c]) for c in person.channels if c in source]
+        if rng.random() < 0.3:
+            names.append(("场景", rng.choice(["办公室", "送礼"])))
+        for key in names:
+            wanted.setdefault(key, []).extend(owners[person.index])
+    for (group, name), ids in sorted(wanted.items()):
+        source = TagSource.CHANNEL_SYNC if group == "渠道来源" else TagSource.RULE
+        customers_tag_bulk(customer_ids=ids, tag=_tag(group, name), source=source,
+                           source_ref="demo")  # fmt: skip
+
+
+def _consents(people: list[Person], rng: random.Random) -> None:
+    owners = _owners(people)
+    customers = Customer.objects.in_bulk([ids[0] for ids in owners.values()])
+    for person in people:
+        if person.index not in owners:
+            continue
+        customer = customers[owners[person.index][0]]
+        if rng.random() < 0.08:
+            consent_set(customer=customer, channel=ConsentChannel.SMS,
+                        status=ConsentStatus.REVOKED, source="demo: 回复 TD 退订")  # fmt: skip
+        elif rng.random() < 0.5:
+            consent_set(customer=customer, channel=ConsentChannel.SMS,
+                        status=ConsentStatus.GRANTED, source="demo: 注册时勾选")  # fmt: skip
+
+
+def _summary(*, already_loaded: bool = False) -> DemoSummary:
+    from tags.models import CustomerTag
+
+    return DemoSummary(
+        customers=Customer.objects.count(),
+        identities=Identity.objects.count(),
+        merges=MergeLog.objects.count(),
+        events=Event.objects.count(),
+        orders=Order.objects.count(),
+        tagged=CustomerTag.objects.values("customer").distinct().count(),
+        already_loaded=already_loaded,
+    )
