@@ -134,12 +134,12 @@ def ingest_over_http(*, batches: int, customers: int, offset: int) -> dict:
 def copy_baseline(*, rows: int, offset: int) -> dict:
     """The floor: the same number of event rows written straight into the table."""
     account = accounts_ensure()["mini"].pk
-    first = Customer.objects.order_by("id").values_list("id", flat=True).first()
+    ids = list(Customer.objects.order_by("id").values_list("id", flat=True)[:1000])
     now = datetime.now(UTC)
     stamp = db_time(now)
     data = (
         (
-            first + n % 1000,
+            ids[n % len(ids)],
             account,
             "page_view",
             db_time(now - timedelta(minutes=n % 10_000)),

@@ -1,0 +1,39 @@
+"""The benchmark's machinery at a tiny scale: it runs, and ours and the SQL agree."""
+
+import pytest
+
+from bench.console import list_baseline_sql
+from bench.run import measure
+from customers.filters import CustomerFilterSet
+from customers.models import Customer, Event
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_bench_measures_every_path_beside_its_baseline():
+    report = measure(scale="T", customers=300, events=3000, batches=1, repeats=1)
+    assert report["dataset"]["customers"] == 300 and report["dataset"]["events"] == 3000
+    names = {r["name"] for r in report["results"]}
+    assert names == {
+        "events_batch_http",
+        "identity_resolution",
+        "customer_list_tag_and_channel",
+        "customer_profile",
+    }
+    for r in report["results"]:
+        assert r["value"] > 0 and r["baseline"] > 0 and r["scale"] == "T"
+    # the HTTP run stored its 10,000 events, the COPY baseline as many again
+    assert Event.objects.filter(source_id__startswith="http-").count() == 10_000
+    assert Event.objects.filter(source_id__startswith="copy-").count() == 10_000
+
+
+def test_list_baseline_counts_what_the_filter_set_counts():
+    from bench.dataset import dataset_build
+
+    data = dataset_build(customers=200, events=2000)
+    for tag_id in data.tag_ids[:3]:
+        for channel in ("tmall", "oa", "app"):
+            ours = CustomerFilterSet(
+                {"tag": str(tag_id), "channel": channel}, queryset=Customer.objects.all()
+            ).qs.count()
+            assert ours == list_baseline_sql(tag_id=tag_id, channel=channel)[0]
