@@ -17,7 +17,6 @@ from customers.models import Customer, Event, Identity, Order
 from tags.models import CustomerTag, Tag
 from tags.services import tag_create, tag_group_lookup
 
-SCALES = {"S": (100_000, 1_000_000), "L": (1_000_000, 10_000_000)}
 ACCOUNTS = [
     ("wechat_oa", "oa", "公众号"),
     ("wecom", "wecom", "企业微信"),

@@ -17,6 +17,7 @@ from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 RESULTS = BASE_DIR / "bench" / "results.json"
+SCALES = {"S": (100_000, 1_000_000), "L": (1_000_000, 10_000_000)}  # customers, events
 HTTP_BATCHES = {"S": 5, "L": 10}
 RESOLVE_SETS = 2000
 
@@ -122,8 +123,6 @@ def main(argv=None) -> int:
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--output", default=str(RESULTS))
     args = parser.parse_args(argv)
-    from bench.dataset import SCALES
-
     customers, events = SCALES[args.scale]
     database = _own_database()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")

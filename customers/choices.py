@@ -117,3 +117,32 @@ STANDARD_EVENTS = (
     "coupon_redeem",
     "store_visit",
 )
+
+
+# The standard event catalogue (custom names are allowed too and shown as they are).
+EVENT_LABELS = {
+    "subscribe": _("关注公众号"),
+    "unsubscribe": _("取消关注"),
+    "scan_qrcode": _("扫码"),
+    "add_external_contact": _("添加企微好友"),
+    "del_external_contact": _("删除企微好友"),
+    "join_group": _("入群"),
+    "leave_group": _("退群"),
+    "message_in": _("发来消息"),
+    "page_view": _("浏览页面"),
+    "view_product": _("浏览商品"),
+    "add_to_cart": _("加入购物车"),
+    "checkout": _("提交订单"),
+    "order_paid": _("支付订单"),
+    "refund": _("退款"),
+    "sign_in": _("签到/登录"),
+    "share": _("分享"),
+    "comment": _("评论"),
+    "like": _("点赞"),
+    "video_play": _("播放视频"),
+    "live_watch": _("观看直播"),
+    "link_click": _("点击链接"),
+    "coupon_claim": _("领取优惠券"),
+    "coupon_redeem": _("使用优惠券"),
+    "store_visit": _("到店"),
+}

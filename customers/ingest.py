@@ -11,9 +11,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
-from django.db.models import Max, Min, OuterRef, Subquery
-from django.db.models.functions import Coalesce, Greatest, Least
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
@@ -271,28 +269,45 @@ def events_ingest(*, rows: list, actor_label: str = "api") -> BatchResult:
             batch_size=1000,
             ignore_conflicts=True,
         )
-        _touch_seen(customer_ids)
+        _touch_seen(fresh, customer_ids)
     result.accepted = len(fresh)
     result.customer_ids = set(customer_ids)
     return result
 
 
-def _touch_seen(customer_ids: list[int]) -> None:
+def _touch_seen(rows: list[dict], customer_ids: list[int]) -> None:
     """Widen first/last seen of the customers these events belong to, set-wise.
 
-    One UPDATE per chunk with MIN/MAX subqueries served by the (customer, occurred_at) index.
+    One `WITH span AS (VALUES …) UPDATE … FROM span` per thousand customers (PostgreSQL and
+    SQLite ≥ 3.33 both have UPDATE … FROM): the batch's own earliest and latest times.
     """
     from customers.models import Customer
 
-    ids = sorted(set(customer_ids))
-    events = Event.objects.filter(customer=OuterRef("pk")).values("customer")
-    first = Subquery(events.annotate(at=Min("occurred_at")).values("at"))
-    last = Subquery(events.annotate(at=Max("occurred_at")).values("at"))
-    for start in range(0, len(ids), CHUNK):
-        Customer.objects.filter(pk__in=ids[start : start + CHUNK]).update(
-            first_seen_at=Least(Coalesce("first_seen_at", first), first),
-            last_seen_at=Greatest(Coalesce("last_seen_at", last), last),
-        )
+    span: dict[int, tuple[datetime, datetime]] = {}
+    for row, customer_id in zip(rows, customer_ids, strict=True):
+        at = row["occurred_at"]
+        first, last = span.get(customer_id, (at, at))
+        span[customer_id] = (min(first, at), max(last, at))
+    table = connection.ops.quote_name(Customer._meta.db_table)
+    adapt = connection.ops.adapt_datetimefield_value
+    items = sorted(span.items())
+    with connection.cursor() as cursor:
+        for start in range(0, len(items), 1000):
+            chunk = items[start : start + 1000]
+            values = ", ".join(["(%s, %s, %s)"] * len(chunk))
+            params = [p for cid, (f, last) in chunk for p in (cid, adapt(f), adapt(last))]
+            cursor.execute(
+                f"WITH span (id, first_at, last_at) AS (VALUES {values}) "
+                f"UPDATE {table} SET "
+                f"first_seen_at = CASE WHEN {table}.first_seen_at IS NULL "
+                f"OR span.first_at < {table}.first_seen_at "
+                f"THEN span.first_at ELSE {table}.first_seen_at END, "
+                f"last_seen_at = CASE WHEN {table}.last_seen_at IS NULL "
+                f"OR span.last_at > {table}.last_seen_at "
+                f"THEN span.last_at ELSE {table}.last_seen_at END "
+                f"FROM span WHERE {table}.id = span.id",
+                params,
+            )
 
 
 def _validate_order(row, channels) -> tuple[dict, dict]:

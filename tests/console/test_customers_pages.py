@@ -116,7 +116,16 @@ def test_profile_shows_identities_tags_timeline_and_orders(client, operator, peo
     response = client.get(f"/customers/{wang.pk}/")
     body = response.content.decode()
     assert response.status_code == 200
-    for text in ("王小明", "o-wang", "tb-wang", "绿茶", "VIP", "subscribe", "order_paid"):
+    for text in (
+        "王小明",
+        "o-wang",
+        "tb-wang",
+        "绿茶",
+        "VIP",
+        "subscribe",
+        "order_paid",
+        "支付订单",
+    ):
         assert text in body, text
     assert "13812345678" in body
     only_oa = client.get(f"/customers/{wang.pk}/", {"channel": "oa"}, HTTP_HX_REQUEST="true")

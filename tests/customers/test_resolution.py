@@ -157,3 +157,35 @@ def test_a_batch_that_merges_keeps_every_event_on_the_survivor(channels):
     assert result.accepted == 2 and not result.errors
     assert not Customer.objects.filter(pk=younger.pk).exists()
     assert set(Event.objects.values_list("customer_id", flat=True)) == {older.pk}
+
+
+def test_event_batches_widen_first_and_last_seen_only(channels):
+    from customers.ingest import events_ingest
+
+    def row(event_id, when):
+        return {
+            "event_id": event_id,
+            "name": "page_view",
+            "occurred_at": when,
+            "channel": "app",
+            "identities": [{"kind": "phone", "value": "13800000002"}],
+        }
+
+    events_ingest(
+        rows=[row("a", "2026-06-01T10:00:00+08:00"), row("b", "2026-08-01T10:00:00+08:00")]
+    )
+    customer = Customer.objects.get()
+    first, last = customer.first_seen_at, customer.last_seen_at
+    assert (first.isoformat(), last.isoformat()) == (
+        "2026-06-01T02:00:00+00:00",
+        "2026-08-01T02:00:00+00:00",
+    )
+    events_ingest(rows=[row("c", "2026-07-01T10:00:00+08:00")])  # inside: nothing moves
+    customer.refresh_from_db()
+    assert (customer.first_seen_at, customer.last_seen_at) == (first, last)
+    events_ingest(
+        rows=[row("d", "2026-05-01T10:00:00+08:00"), row("e", "2026-09-01T10:00:00+08:00")]
+    )
+    customer.refresh_from_db()
+    assert customer.first_seen_at.isoformat() == "2026-05-01T02:00:00+00:00"
+    assert customer.last_seen_at.isoformat() == "2026-09-01T02:00:00+00:00"
