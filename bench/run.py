@@ -148,9 +148,14 @@ def main(argv=None) -> int:
         generated_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         machine={"python": platform.python_version(), "cpus": os.cpu_count()},
     )
-    Path(args.output).write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n")
+    text = json.dumps(report, ensure_ascii=False, indent=2) + "\n"
+    output = Path(args.output)
+    output.write_text(text)
+    # keep each database's latest figures side by side too
+    by_database = output.with_name(f"{output.stem}.{report['database']}{output.suffix}")
+    by_database.write_text(text)
     _print(report)
-    print(f"written to {args.output}")
+    print(f"written to {output} and {by_database}")
     return 0
 
 

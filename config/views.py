@@ -2,7 +2,7 @@
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, Permission
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Q
@@ -50,10 +50,7 @@ def settings_view(request):
         if response:
             return response
     else:
-        context["roles"] = [
-            (group, ROLE_LABELS.get(group.name, group.name), ROLE_SUMMARIES.get(group.name, ""))
-            for group in Group.objects.filter(name__in=ROLE_LABELS).prefetch_related("user_set")
-        ]
+        context.update(_roles_context())
     status = 400 if context.get("form") is not None and context["form"].errors else 200
     return render(request, "settings.html", context, status=status)
 
@@ -71,16 +68,69 @@ def _audit_context(request) -> dict:
             Q(summary__icontains=search) | Q(actor_label__icontains=search) | Q(object_id=search)
         )
     page = Paginator(entries, 30).get_page(request.GET.get("page"))
-    params = request.GET.copy()
-    params.pop("page", None)
     return {
         "page_obj": page,
         "entries": page.object_list,
         "actions": AuditLog.Action.choices,
         "action": action,
         "q": search,
-        "query_string": params.urlencode(),
     }
+
+
+# Special permissions worth a row of their own in the roles matrix.
+SPECIAL_PERMISSIONS = (
+    ("customers.view_pii", gettext_lazy("查看完整手机号与邮箱")),
+    ("customers.change_scoringsettings", gettext_lazy("调整生命周期与 RFM 规则")),
+    ("common.view_auditlog", gettext_lazy("查看审计日志")),
+)
+AREA_LABELS = {
+    "customers": gettext_lazy("客户"),
+    "tags": gettext_lazy("标签与人群"),
+    "channels": gettext_lazy("渠道"),
+    "campaigns": gettext_lazy("营销活动"),
+    "reports": gettext_lazy("报表"),
+}
+
+
+def _roles_context() -> dict:
+    """Each role with its members, and a matrix of what it may do per area."""
+    groups = {
+        group.name: group
+        for group in Group.objects.filter(name__in=ROLE_LABELS).prefetch_related(
+            "user_set", "permissions__content_type"
+        )
+    }
+    ordered = [groups[name] for name in ROLE_LABELS if name in groups]
+    perms = {
+        group.name: {f"{p.content_type.app_label}.{p.codename}" for p in group.permissions.all()}
+        for group in ordered
+    }
+    areas = Permission.objects.filter(content_type__app_label__in=AREA_LABELS)
+    present = set(areas.values_list("content_type__app_label", flat=True))
+    matrix = [
+        (label, [_area_access(perms[group.name], app) for group in ordered])
+        for app, label in AREA_LABELS.items()
+        if app in present
+    ]
+    matrix += [
+        (label, ["yes" if codename in perms[group.name] else "" for group in ordered])
+        for codename, label in SPECIAL_PERMISSIONS
+    ]
+    return {
+        "roles": [
+            (group, ROLE_LABELS[group.name], ROLE_SUMMARIES.get(group.name, ""))
+            for group in ordered
+        ],
+        "matrix": matrix,
+    }
+
+
+def _area_access(perms: set[str], app: str) -> str:
+    """ "edit" if the role may change anything in the app, "view" if it may only read."""
+    codenames = [p.split(".", 1)[1] for p in perms if p.startswith(f"{app}.")]
+    if any(not c.startswith("view_") for c in codenames):
+        return "edit"
+    return "view" if codenames else ""
 
 
 def _scoring(request, context: dict):

@@ -1,5 +1,7 @@
 """Template helpers for the console shell: page links, role and object labels."""
 
+import json
+
 from django import template
 from django.apps import apps
 
@@ -29,3 +31,8 @@ def object_label(object_type: str) -> str:
     except (LookupError, ValueError):
         return object_type
     return str(model._meta.verbose_name)
+
+
+@register.filter
+def pretty_json(value) -> str:
+    return json.dumps(value, ensure_ascii=False, indent=2, sort_keys=True, default=str)

@@ -140,3 +140,60 @@ def test_analyst_cannot_read_the_audit_log(client, analyst):
     assert settings_page.status_code == 200 and settings_page.context["tab"] == "scoring"
     assert 'data-testid="tab-audit"' not in settings_page.content.decode()
     assert client.get("/settings/", {"tab": "audit"}).status_code == 403
+
+
+def test_chinese_is_the_default_whatever_the_browser_asks(client):
+    page = client.get("/login/", HTTP_ACCEPT_LANGUAGE="en-US,en;q=0.9").content.decode()
+    assert '<html lang="zh-hans">' in page and "Log in" not in page
+    client.post("/i18n/setlang/", {"language": "en", "next": "/login/"})
+    assert '<html lang="en">' in client.get("/login/").content.decode()
+
+
+def test_top_bar_shows_the_role_label(client, operator):
+    client.force_login(operator)
+    page = client.get("/").content.decode()
+    assert 'data-testid="current-role">运营<' in page
+
+
+def test_audit_pagination_keeps_the_filters(client, operator):
+    for n in range(35):
+        audit_record(action=AuditLog.Action.EXPORT, summary=f"导出 {n}", actor=operator)
+    audit_record(action=AuditLog.Action.MERGE, summary="合并", actor=operator)
+    client.force_login(operator)
+    first = client.get("/settings/", {"tab": "audit", "action": "export", "q": "导出"})
+    assert first.context["page_obj"].paginator.count == 35
+    page = first.content.decode()
+    assert "?tab=audit&amp;action=export&amp;q=%E5%AF%BC%E5%87%BA&amp;page=2" in page
+    second = client.get("/settings/", {"tab": "audit", "action": "export", "q": "导出", "page": 2})
+    assert [e.summary for e in second.context["entries"]] == [f"导出 {n}" for n in range(4, -1, -1)]
+
+
+def test_audit_log_shows_the_object_and_details(client, operator):
+    audit_record(
+        action=AuditLog.Action.UPDATE,
+        summary="改了设置",
+        actor=operator,
+        obj=ScoringSettings.load(),
+        details={"new_days": 14},
+    )
+    client.force_login(operator)
+    page = client.get("/settings/", {"tab": "audit"}).content.decode()
+    assert "生命周期与 RFM 设置 #1" in page and "&quot;new_days&quot;: 14" in page
+
+
+def test_roles_tab_lists_roles_in_order_with_what_they_may_do(client, operator, analyst):
+    client.force_login(operator)
+    response = client.get("/settings/", {"tab": "roles"})
+    assert [group.name for group, _label, _summary in response.context["roles"]] == [
+        "admin",
+        "operator",
+        "analyst",
+        "staff",
+    ]
+    matrix = dict(response.context["matrix"])
+    assert matrix["客户"] == ["edit", "edit", "view", "view"]
+    assert matrix["标签与人群"] == ["edit", "edit", "view", "edit"]  # staff tag customers
+    assert matrix["查看完整手机号与邮箱"] == ["yes", "yes", "", "yes"]
+    assert matrix["查看审计日志"] == ["yes", "yes", "", ""]
+    page = response.content.decode()
+    assert "operator1" in page and "analyst1" in page
