@@ -57,13 +57,6 @@ PRODUCTS = [
     ("SN-03", "茶点礼盒", "零食", 168, "送礼"),
 ]
 
-TAG_GROUPS = {
-    "兴趣偏好": ["绿茶", "红茶", "花茶", "零食"],
-    "消费能力": ["价格敏感", "品质追求"],
-    "渠道来源": ["公众号粉丝", "企微好友", "抖音粉丝"],
-    "场景": ["办公室", "送礼"],
-}
-
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董潘袁蔡蒋余于杜叶程魏苏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦傅方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤"  # noqa: E501
 GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰萍鹏辉玲丹宇浩凯婷雪琳晨欣怡梓涵子轩雨萱思远佳琪一诺俊杰嘉怡紫萱天佑"  # noqa: E501
 CITIES = [
@@ -207,6 +200,7 @@ def _plan_person(person: Person, rng: random.Random, today: date, seed: int) -> 
             "wecom": "add_external_contact",
             "douyin": "like",
             "store": "store_visit",
+            "tmall": "view_product",
         }.get(channel, "sign_in")
         props = {"scene": rng.choice(["qr_store", "qr_package", "search", "article"])}
         event(channel, name, at, first, **props)
@@ -406,12 +400,15 @@ def _profiles(people: list[Person]) -> None:
     )
 
 
+GROUP_COLOURS = {"兴趣偏好": "#2fb344", "消费能力": "#f76707", "渠道来源": "#206bc4", "场景": "#ae3ec9"}
+
+
 def _tag(group: str, name: str):
     from tags.models import Tag
 
     tag_group = tag_group_lookup(group)
     return Tag.objects.filter(group=tag_group, name=name).first() or tag_create(
-        name=name, group=tag_group
+        name=name, group=tag_group, color=GROUP_COLOURS.get(group, "")
     )
 
 

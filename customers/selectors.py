@@ -13,13 +13,14 @@ def customer_list(*, filters: dict | None = None) -> QuerySet[Customer]:
 
 
 def customer_timeline(
-    *, customer: Customer, limit: int = 100, channel: str | None = None
+    *, customer: Customer, limit: int = 100, channel: str | None = None, offset: int = 0
 ) -> list[Event]:
     """The customer's events across every channel (or one account code), newest first."""
     events = Event.objects.filter(customer=customer)
     if channel:
         events = events.filter(channel_account__code=channel)
-    return list(events.select_related("channel_account").order_by("-occurred_at", "-id")[:limit])
+    events = events.select_related("channel_account").order_by("-occurred_at", "-id")
+    return list(events[offset : offset + limit])
 
 
 def customer_merged_into(*, pk: int) -> int | None:

@@ -37,6 +37,9 @@ def _tag_choices() -> list:
     return list(Tag.objects.select_related("group").order_by("group__name", "name"))
 
 
+TIMELINE_PAGE = 30
+
+
 class CustomerListView(FilteredListView):
     """All customers, filtered by the same FilterSet as the API."""
 
@@ -94,7 +97,24 @@ def customer_profile(request, pk: int):
         return redirect("customers:detail", pk=survivor)
     accounts = _channel_accounts()
     channel = request.GET.get("channel", "")
-    events = customer_timeline(customer=customer, limit=100, channel=channel or None)
+    offset = request.GET.get("offset", "")
+    offset = int(offset) if offset.isdigit() else 0
+    events = customer_timeline(
+        customer=customer, limit=TIMELINE_PAGE + 1, channel=channel or None, offset=offset
+    )
+    more = len(events) > TIMELINE_PAGE
+    events = events[:TIMELINE_PAGE]
+    if request.headers.get("HX-Request") and offset:
+        return render(
+            request,
+            "customers/_timeline_items.html",
+            {
+                "customer": customer,
+                "events": events,
+                "channel": channel,
+                "next_offset": offset + TIMELINE_PAGE if more else None,
+            },
+        )
     identities = list(customer.identities.all())
     for identity in identities:
         identity.account = accounts.get(identity.scope)
@@ -108,6 +128,7 @@ def customer_profile(request, pk: int):
         "orders": list(customer.orders.all()[:20]),
         "consents": list(customer.consents.all()),
         "events": events,
+        "next_offset": TIMELINE_PAGE if more else None,
         "channel": channel,
         "channels_seen": [accounts[c] for c in sorted(seen_codes) if c in accounts],
         "merges": MergeLog.objects.filter(survivor=customer).order_by("-created_at")[:20],

@@ -9,7 +9,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from common.models import AuditLog
 from customers.identities import normalize_identity
 from customers.ingest import events_ingest
-from customers.models import ImportJob
+from customers.models import Customer, ImportJob
 from customers.services import customer_merge, customer_resolve
 from tags.services import customer_tags_change
 
@@ -183,3 +183,27 @@ def test_analyst_cannot_import(client, analyst):
     client.force_login(analyst)
     assert client.get("/customers/imports/").status_code == 403
     assert client.get("/customers/imports/template/customers.csv").status_code == 200
+
+
+def test_timeline_pages_through_older_events(client, operator, channels):
+    rows = [
+        {
+            "event_id": f"pv-{n}",
+            "name": "page_view",
+            "occurred_at": f"2026-10-01T10:{n:02d}:00+08:00",
+            "channel": "app",
+            "identities": [{"kind": "app_user_id", "value": "a-1", "scope": "app"}],
+            "properties": {"n": n},
+        }
+        for n in range(45)
+    ]
+    events_ingest(rows=rows)
+    customer = Customer.objects.get()
+    client.force_login(operator)
+    first = client.get(f"/customers/{customer.pk}/")
+    assert len(first.context["events"]) == 30 and first.context["next_offset"] == 30
+    assert first.context["events"][0].properties == {"n": 44}  # newest first
+    more = client.get(f"/customers/{customer.pk}/", {"offset": 30}, HTTP_HX_REQUEST="true")
+    assert [e.properties["n"] for e in more.context["events"]] == list(range(14, -1, -1))
+    assert more.context["next_offset"] is None
+    assert 'data-testid="timeline-more"' not in more.content.decode()
