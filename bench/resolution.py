@@ -35,9 +35,7 @@ def identity_sets(*, count: int, tag: str) -> list[list[IdentityKey]]:
 
 def resolve_ours(sets: list[list[IdentityKey]]) -> int:
     """Resolve each set; returns how many found an existing customer."""
-    return sum(
-        not customer_resolve(identities=keys, actor_label="bench").created for keys in sets
-    )
+    return sum(not customer_resolve(identities=keys, actor_label="bench").created for keys in sets)
 
 
 def resolve_sql(sets: list[list[IdentityKey]]) -> int:

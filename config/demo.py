@@ -400,7 +400,12 @@ def _profiles(people: list[Person]) -> None:
     )
 
 
-GROUP_COLOURS = {"兴趣偏好": "#2fb344", "消费能力": "#f76707", "渠道来源": "#206bc4", "场景": "#ae3ec9"}
+GROUP_COLOURS = {
+    "兴趣偏好": "#2fb344",
+    "消费能力": "#f76707",
+    "渠道来源": "#206bc4",
+    "场景": "#ae3ec9",
+}
 
 
 def _tag(group: str, name: str):
