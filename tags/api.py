@@ -2,8 +2,8 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Count
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
-from rest_framework import viewsets
-from rest_framework.exceptions import ValidationError
+from rest_framework import permissions, serializers, viewsets
+from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -84,3 +84,32 @@ class CustomerTagsView(APIView):
         except DjangoValidationError as exc:
             raise _as_drf(exc)
         return Response(CustomerTagSerializer(rows, many=True).data)
+
+
+class AudiencePreviewSerializer(serializers.Serializer):
+    definition = serializers.JSONField(help_text="an audience definition in the DSL")
+
+
+class AudiencePreviewView(APIView):
+    """How many customers a definition selects, and a sample of them (masked as usual)."""
+
+    permission_classes = [permissions.IsAuthenticated]
+    SAMPLE = 10
+
+    @extend_schema(request=AudiencePreviewSerializer)
+    def post(self, request):
+        from customers.serializers import CustomerListSerializer
+        from tags.dsl import DslError, audience_queryset
+
+        if not request.user.has_perm("customers.view_customer"):
+            raise PermissionDenied
+        if not isinstance(request.data, dict) or "definition" not in request.data:
+            raise ValidationError({"definition": ["required: an audience definition"]})
+        try:
+            customers = audience_queryset(request.data["definition"])
+            count = customers.count()
+        except DslError as exc:
+            raise ValidationError({"definition": exc.errors})
+        sample = customers.prefetch_related("customer_tags__tag")[: self.SAMPLE]
+        serializer = CustomerListSerializer(sample, many=True, context={"request": request})
+        return Response({"count": count, "sample": serializer.data})

@@ -8,5 +8,6 @@ router.register("tags", api.TagViewSet, basename="api-tag")
 router.register("tag-groups", api.TagGroupViewSet, basename="api-tag-group")
 urlpatterns = [
     path("customers/<int:pk>/tags/", api.CustomerTagsView.as_view(), name="api-customer-tags"),
+    path("audiences/preview", api.AudiencePreviewView.as_view(), name="api-audience-preview"),
     *router.urls,
 ]
