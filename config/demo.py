@@ -8,6 +8,7 @@ events each time (timestamps are relative to today's date). Idempotent: events a
 carry source ids, so a second run adds nothing.
 """
 
+import functools
 import random
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -21,9 +22,9 @@ from common.audit import audit_record
 from common.models import AuditLog
 from customers.choices import ConsentChannel, ConsentStatus
 from customers.ingest import events_ingest, orders_ingest
-from customers.models import Customer, Event, Identity, MergeLog, Order
+from customers.models import Consent, Customer, Event, Identity, MergeLog, Order
 from customers.scoring import customers_score
-from customers.services import consent_set, customers_refresh_aggregates
+from customers.services import customers_profile_bulk, customers_refresh_aggregates
 from tags.models import TagSource
 from tags.services import customers_tag_bulk, tag_create, tag_group_lookup
 
@@ -171,11 +172,18 @@ def _pick_day(rng: random.Random, days: list[date], weights: list[float]) -> dat
     return rng.choices(days, weights)[0]
 
 
+@functools.cache
+def _calendar(today: date) -> tuple[list[date], list[float]]:
+    """The six months' days and their seasonal weights (the same for every person)."""
+    start = today - timedelta(days=DAYS)
+    days = [start + timedelta(days=i) for i in range(DAYS)]
+    return days, [_season(d) for d in days]
+
+
 def _plan_person(person: Person, rng: random.Random, today: date, seed: int) -> Plan:
     plan = Plan()
     start = today - timedelta(days=DAYS)
-    days = [start + timedelta(days=i) for i in range(DAYS)]
-    weights = [_season(d) for d in days]
+    days, weights = _calendar(today)
     counter = iter(range(10_000))
 
     def event(channel, name, at, identities, **props):
@@ -296,15 +304,17 @@ def accounts_ensure() -> dict[str, ChannelAccount]:
     return existing
 
 
-def _batches(rows: list, size: int, stamp: str):
-    """Rows (in time order) one day at a time, as a daily sync would send them."""
-    batch, day = [], None
+def _weekly(rows: list, size: int, stamp: str):
+    """Rows (in time order) one week at a time, as a weekly sync would send them; later
+    weeks name people already known, so overlapping identities merge profiles."""
+    batch, week = [], None
     for row in rows:
-        if batch and (row[stamp][:10] != day or len(batch) == size):
+        row_week = date.fromisoformat(row[stamp][:10]).isocalendar()[:2]
+        if batch and (row_week != week or len(batch) == size):
             yield batch
             batch = []
         batch.append(row)
-        day = row[stamp][:10]
+        week = row_week
     if batch:
         yield batch
 
@@ -337,16 +347,15 @@ def demo_load(*, seed: int = 42, customers: int = 5000, progress=None) -> DemoSu
     events = sorted((e for plan in plans for e in plan.events), key=lambda e: e["occurred_at"])
     orders = sorted((o for plan in plans for o in plan.orders), key=lambda o: o["paid_at"])
     done = 0
-    for batch in _batches(
-        events, BATCH, "occurred_at"
-    ):  # time order: later touches merge earlier profiles
+    for batch in _weekly(events, BATCH, "occurred_at"):
         result = events_ingest(rows=batch, actor_label="demo")
         if result.errors:
             raise RuntimeError(f"demo events rejected: {result.errors[:3]}")
         done += len(batch)
         if progress:
             progress(done, len(events))
-    for batch in _batches(orders, BATCH, "paid_at"):
+    for start in range(0, len(orders), BATCH):  # the people are known by now
+        batch = orders[start : start + BATCH]
         result = orders_ingest(rows=batch, actor_label="demo")
         if result.errors:
             raise RuntimeError(f"demo orders rejected: {result.errors[:3]}")
@@ -383,21 +392,27 @@ def _owners(people: list[Person]) -> dict[int, list[int]]:
 def _profiles(people: list[Person]) -> None:
     """Names, cities and birthdays, as a CRM import would fill them in."""
     owners = _owners(people)
-    rows = Customer.objects.in_bulk([cid for ids in owners.values() for cid in ids])
-    changed = []
+    current = {
+        pk: (name, email)
+        for pk, name, email in Customer.objects.filter(
+            pk__in=[cid for ids in owners.values() for cid in ids]
+        ).values_list("pk", "name", "email")
+    }
+    profiles = {}
     for person in people:
         for cid in owners.get(person.index, []):
-            customer = rows[cid]
-            if customer.name:
+            name, email = current[cid]
+            if name:
                 continue
-            customer.name, customer.gender = person.name, person.gender
-            customer.city, customer.province = person.city, person.province
-            customer.birthday = person.birthday
-            customer.email = customer.email or person.email
-            changed.append(customer)
-    Customer.objects.bulk_update(
-        changed, ["name", "gender", "city", "province", "birthday", "email"], batch_size=200
-    )
+            profiles[cid] = {
+                "name": person.name,
+                "gender": person.gender,
+                "city": person.city,
+                "province": person.province,
+                "birthday": person.birthday,
+                "email": email or person.email,
+            }
+    customers_profile_bulk(profiles=profiles)
 
 
 GROUP_COLOURS = {
@@ -438,18 +453,29 @@ def _tags(people: list[Person], rng: random.Random) -> None:
 
 
 def _consents(people: list[Person], rng: random.Random) -> None:
+    """SMS consent as collected at sign-up; some replied TD to unsubscribe.
+
+    Written with bulk_create (the product records consent one customer at a time)."""
     owners = _owners(people)
-    customers = Customer.objects.in_bulk([ids[0] for ids in owners.values()])
+    rows = []
     for person in people:
         if person.index not in owners:
             continue
-        customer = customers[owners[person.index][0]]
         if rng.random() < 0.08:
-            consent_set(customer=customer, channel=ConsentChannel.SMS,
-                        status=ConsentStatus.REVOKED, source="demo: 回复 TD 退订")  # fmt: skip
+            status, source = ConsentStatus.REVOKED, "demo: 回复 TD 退订"
         elif rng.random() < 0.5:
-            consent_set(customer=customer, channel=ConsentChannel.SMS,
-                        status=ConsentStatus.GRANTED, source="demo: 注册时勾选")  # fmt: skip
+            status, source = ConsentStatus.GRANTED, "demo: 注册时勾选"
+        else:
+            continue
+        rows.append(
+            Consent(
+                customer_id=owners[person.index][0],
+                channel=ConsentChannel.SMS,
+                status=status,
+                source=source,
+            )
+        )
+    Consent.objects.bulk_create(rows, batch_size=1000, ignore_conflicts=True)
 
 
 def _summary(*, already_loaded: bool = False) -> DemoSummary:

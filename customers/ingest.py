@@ -23,6 +23,7 @@ from customers.services import (
     customer_resolve,
     customers_create_bulk,
     customers_refresh_aggregates,
+    identities_attach_bulk,
 )
 
 MAX_BATCH = 10_000
@@ -126,7 +127,9 @@ def resolve_many(key_sets: list[list[IdentityKey]], actor_label: str) -> list[in
     """Map each row's identities to a customer id, resolving set-wise.
 
     Rows that share an identity (transitively) are one person and resolved together; groups
-    whose identities all point to one existing customer need no write at all.
+    whose identities all point to one existing customer need no write at all, and the new
+    identities of a group known to one customer are attached set-wise. Only groups that
+    span several customers (a merge) are resolved one by one.
     """
     all_keys = {key for keys in key_sets for key in keys}
     owner: dict[IdentityKey, int] = {}
@@ -155,15 +158,23 @@ def resolve_many(key_sets: list[list[IdentityKey]], actor_label: str) -> list[in
     for key in all_keys:
         groups[find(key)].add(key)
     group_customer: dict[IdentityKey, int | None] = {}
-    unknown = []
+    unknown, attach = [], {}
     for root, keys in groups.items():
         owners = {owner.get(k) for k in keys}
         if owners == {None}:
             unknown.append(root)
-        elif len(owners) == 1:
-            group_customer[root] = owners.pop()
+        elif len(owners - {None}) == 1:  # one person, maybe with identities new to us
+            group_customer[root] = (owners - {None}).pop()
+            if None in owners:
+                attach[root] = {k for k in keys if k not in owner}
     created = customers_create_bulk(key_groups=[groups[r] for r in unknown]) if unknown else []
     group_customer.update(zip(unknown, created, strict=True))
+    if attach:
+        by_customer: dict[int, set[IdentityKey]] = defaultdict(set)
+        for root, keys in attach.items():
+            by_customer[group_customer[root]] |= keys
+        done = identities_attach_bulk(attach=by_customer)
+        group_customer.update({root: None for root in attach if group_customer[root] not in done})
     moved: dict[int, int] = {}  # customers merged away by this call → their survivor
     for root, keys in groups.items():
         if group_customer.get(root) is None:  # known to several customers, or lost a race

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, OperationalError, models, transaction
+from django.db import IntegrityError, OperationalError, connection, models, transaction
 from django.db.models import Count, Exists, Max, Min, OuterRef, Q, Subquery, Sum, Value
 from django.db.models.functions import Coalesce, Greatest, Least
 from django.utils import timezone
@@ -154,6 +154,55 @@ def _customers_create_bulk(key_groups: list[set[IdentityKey]]) -> list[int | Non
         lost = [c.pk for c, pk in zip(customers, result, strict=True) if pk is None]
         Customer.objects.filter(pk__in=lost).delete()
     return result
+
+
+def identities_attach_bulk(*, attach: dict[int, set[IdentityKey]]) -> set[int]:
+    """Give each customer its new identities (none of them known yet), set-wise.
+
+    The bulk paths call this for returning people who reveal another identity (a Mini
+    Program user authorising a phone). Returns the customers that now hold all their keys;
+    the others (merged away meanwhile, or a key taken concurrently) are left to the caller
+    to resolve one by one.
+    """
+    try:
+        return _identities_attach_bulk(attach)
+    except OperationalError as exc:  # a deadlock with a concurrent batch: go one by one
+        if not _is_retryable(exc):
+            raise
+        return set()
+
+
+def _identities_attach_bulk(attach: dict[int, set[IdentityKey]]) -> set[int]:
+    with transaction.atomic():
+        present = Customer.objects.select_for_update().filter(pk__in=sorted(attach)).in_bulk()
+        rows = sorted((k, cid) for cid, keys in attach.items() if cid in present for k in keys)
+        Identity.objects.bulk_create(
+            [
+                Identity(customer_id=cid, kind=k.kind, scope=k.scope, value=k.value)
+                for k, cid in rows
+            ],
+            batch_size=1000,
+            ignore_conflicts=True,
+        )
+        held: dict[int, int] = defaultdict(int)
+        wanted = {k: cid for k, cid in rows}
+        values = sorted({k.value for k in wanted})
+        for start in range(0, len(values), 1000):
+            for *key, customer_id in Identity.objects.filter(
+                value__in=values[start : start + 1000]
+            ).values_list("kind", "scope", "value", "customer_id"):
+                if wanted.get(IdentityKey(*key)) == customer_id:
+                    held[customer_id] += 1
+        done = {cid for cid in present if held[cid] == len(attach[cid])}
+        changed = [
+            c
+            for cid, c in present.items()
+            if cid in done and _mirror_contacts(c, sorted(attach[cid]))
+        ]
+        for customer in changed:
+            customer.updated_at = timezone.now()
+        Customer.objects.bulk_update(changed, ["phone", "email", "updated_at"], batch_size=500)
+    return done
 
 
 def _is_retryable(exc: OperationalError) -> bool:
@@ -343,6 +392,35 @@ def customers_refresh_aggregates(*, customer_ids: Iterable[int] | None = None) -
             Coalesce(last_order, last_event, "last_seen_at"),
         ),
     )
+
+
+def customers_profile_bulk(*, profiles: dict[int, dict]) -> int:
+    """Fill in the profile fields (and email) of many customers at once: imports, demo data.
+
+    Each profile names the same fields; one `UPDATE … FROM (VALUES …)` per 500 customers,
+    since `bulk_update`'s CASE per row and field is slow at this size.
+    """
+    if not profiles:
+        return 0
+    fields = sorted(next(iter(profiles.values())))
+    if not set(fields) <= {*PROFILE_FIELDS, "email"}:
+        raise ValidationError({"profile": _("未知的资料字段")})
+    table = connection.ops.quote_name(Customer._meta.db_table)
+    columns = ", ".join(["id", *fields])
+    assign = ", ".join(f"{f} = v.{f}" for f in [*fields, "updated_at"])
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    items = sorted(profiles.items())
+    with transaction.atomic(), connection.cursor() as cursor:
+        for start in range(0, len(items), 500):
+            chunk = items[start : start + 500]
+            marks = ", ".join(["(" + ", ".join(["%s"] * (len(fields) + 2)) + ")"] * len(chunk))
+            params = [p for pk, row in chunk for p in (pk, *(row[f] for f in fields), now)]
+            cursor.execute(
+                f"WITH v ({columns}, updated_at) AS (VALUES {marks}) "
+                f"UPDATE {table} SET {assign} FROM v WHERE {table}.id = v.id",
+                params,
+            )
+    return len(items)
 
 
 def consent_set(*, customer: Customer, channel: str, status: str, source: str = "") -> Consent:

@@ -90,13 +90,18 @@ class AudiencePreviewSerializer(serializers.Serializer):
     definition = serializers.JSONField(help_text="an audience definition in the DSL")
 
 
+class AudiencePreviewResultSerializer(serializers.Serializer):
+    count = serializers.IntegerField()
+    sample = serializers.ListField(child=serializers.DictField())
+
+
 class AudiencePreviewView(APIView):
     """How many customers a definition selects, and a sample of them (masked as usual)."""
 
     permission_classes = [permissions.IsAuthenticated]
     SAMPLE = 10
 
-    @extend_schema(request=AudiencePreviewSerializer)
+    @extend_schema(request=AudiencePreviewSerializer, responses=AudiencePreviewResultSerializer)
     def post(self, request):
         from customers.serializers import CustomerListSerializer
         from tags.dsl import DslError, audience_queryset

@@ -1,51 +1,39 @@
-"""The benchmark's machinery at a tiny scale: every case runs and agrees with its SQL."""
-
-import json
+"""The benchmark's machinery at a tiny scale: it runs, and ours and the SQL agree."""
 
 import pytest
 
-from bench.reads import list_baseline, list_ours
-from bench.run import measure, report_print
-from tags.models import Tag
+from bench.console import list_baseline_sql
+from bench.run import measure
+from customers.filters import CustomerFilterSet
+from customers.models import Customer, Event
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-CASES = {
-    "customer_list_tag_channel",
-    "customer_detail_timeline",
-    "customers_score",
-    "customer_resolve_40",
-    "events_ingest_300",
-}
+
+def test_bench_measures_every_path_beside_its_baseline():
+    report = measure(scale="T", customers=300, events=3000, batches=1, repeats=1)
+    assert report["dataset"]["customers"] == 300 and report["dataset"]["events"] == 3000
+    names = {r["name"] for r in report["results"]}
+    assert names == {
+        "events_batch_http",
+        "identity_resolution",
+        "customer_list_tag_and_channel",
+        "customer_profile",
+    }
+    for r in report["results"]:
+        assert r["value"] > 0 and r["baseline"] > 0 and r["scale"] == "T"
+    # the HTTP run stored its 10,000 events, the COPY baseline as many again
+    assert Event.objects.filter(source_id__startswith="http-").count() == 10_000
+    assert Event.objects.filter(source_id__startswith="copy-").count() == 10_000
 
 
-def test_bench_report_has_every_case_beside_its_baseline(tmp_path, capsys):
-    report = measure(scale="T", customers=60, repeats=1, batch=300, resolve_sets=40)
-    path = tmp_path / "results.json"
-    path.write_text(json.dumps(report, ensure_ascii=False))
-    loaded = json.loads(path.read_text())
-    assert {"scale", "database", "customers", "events", "generated_at", "load", "cases"} <= set(
-        loaded
-    )
-    assert loaded["customers"] >= 60 and loaded["events"] > 60
-    assert loaded["load"]["customers_per_s"] > 0 and loaded["load"]["events_per_s"] > 0
-    assert {c["name"] for c in loaded["cases"]} == CASES
-    for c in loaded["cases"]:
-        assert set(c) >= {"name", "ours_ms", "baseline_ms", "ratio", "repeats", "rows"}
-        assert c["ours_ms"] > 0 and c["baseline_ms"] > 0 and c["repeats"] == 1
-    rows = {c["name"]: c["rows"] for c in loaded["cases"]}
-    assert rows["customer_resolve_40"] == 20  # half the sets name a known customer
-    assert rows["events_ingest_300"] == 300
-    assert rows["customers_score"] == loaded["customers"]  # scored before the writes
-    report_print(report)
-    assert "customers_score" in capsys.readouterr().out
+def test_list_baseline_counts_what_the_filter_set_counts():
+    from bench.dataset import dataset_build
 
-
-def test_list_baseline_agrees_with_the_filter_set_for_every_tag_and_channel():
-    from config.demo import demo_load
-
-    demo_load(seed=5, customers=60)
-    for tag in Tag.objects.all():
-        for channel in ("tmall", "oa", "app", "wechat_mini"):
-            ours = list_ours(tag_id=tag.pk, channel=channel)
-            assert ours == list_baseline(tag_id=tag.pk, channel=channel)
+    data = dataset_build(customers=200, events=2000)
+    for tag_id in data.tag_ids[:3]:
+        for channel in ("tmall", "oa", "app"):
+            ours = CustomerFilterSet(
+                {"tag": str(tag_id), "channel": channel}, queryset=Customer.objects.all()
+            ).qs.count()
+            assert ours == list_baseline_sql(tag_id=tag_id, channel=channel)[0]

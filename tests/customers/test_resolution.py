@@ -1,3 +1,5 @@
+from datetime import date
+
 import pytest
 from django.core.exceptions import ValidationError
 
@@ -189,3 +191,44 @@ def test_event_batches_widen_first_and_last_seen_only(channels):
     customer.refresh_from_db()
     assert customer.first_seen_at.isoformat() == "2026-05-01T02:00:00+00:00"
     assert customer.last_seen_at.isoformat() == "2026-09-01T02:00:00+00:00"
+
+
+def test_a_batch_attaches_new_identities_of_known_people_set_wise(channels):
+    """A known person's new openid and phone join their profile; no one-by-one resolution."""
+    from customers.ingest import events_ingest
+    from customers.services import customers_profile_bulk
+
+    known = customer_resolve(identities=[key("wechat_unionid", "u-known")]).customer
+    rows = [
+        {
+            "event_id": f"e{n}",
+            "name": "sign_in",
+            "occurred_at": "2026-10-01T10:00:00+08:00",
+            "channel": "mini",
+            "identities": [
+                {"kind": "wechat_unionid", "value": "u-known"},
+                {"kind": "wechat_openid", "scope": "mini", "value": "o-mini"},
+                {"kind": "phone", "value": "13800000003"},
+            ],
+        }
+        for n in range(3)
+    ]
+    assert events_ingest(rows=rows).accepted == 3
+    assert Customer.objects.get() == known
+    assert set(known.identities.values_list("kind", flat=True)) == {
+        "wechat_unionid",
+        "wechat_openid",
+        "phone",
+    }
+    known.refresh_from_db()
+    assert known.phone == "+8613800000003" and not MergeLog.objects.exists()
+    profile = {"name": "林小满", "gender": "female", "city": "杭州", "province": "浙江",
+               "birthday": date(1990, 5, 1), "email": "lin@example.com"}  # fmt: skip
+    assert customers_profile_bulk(profiles={known.pk: profile}) == 1
+    known.refresh_from_db()
+    assert (known.name, known.city, known.birthday, known.email) == (
+        "林小满",
+        "杭州",
+        date(1990, 5, 1),
+        "lin@example.com",
+    )
