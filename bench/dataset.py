@@ -39,6 +39,15 @@ EVENT_NAMES = [
 TAGS = ["绿茶", "红茶", "花茶", "零食", "价格敏感", "品质追求", "办公室", "送礼"]
 CITIES = ["上海", "北京", "杭州", "广州", "深圳", "成都", "南京", "武汉", "西安", "苏州"]
 CHUNK = 50_000
+EVENT_COLUMNS = [
+    "customer",
+    "channel_account",
+    "name",
+    "occurred_at",
+    "properties",
+    "source_id",
+    "created_at",
+]
 
 
 @dataclass
@@ -227,15 +236,7 @@ def dataset_build(*, customers: int, events: int, seed: int = 7) -> Dataset:
         )
         rows_insert(
             Event,
-            [
-                "customer",
-                "channel_account",
-                "name",
-                "occurred_at",
-                "properties",
-                "source_id",
-                "created_at",
-            ],
+            EVENT_COLUMNS,
             _event_rows(first, customers, events, accounts, rng, now),
         )
         orders = rows_insert(

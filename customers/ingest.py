@@ -305,6 +305,14 @@ def _touch_seen(rows: list[dict], customer_ids: list[int]) -> None:
     with connection.cursor() as cursor:
         for start in range(0, len(items), 1000):
             chunk = items[start : start + 1000]
+            # Lock in id order first: concurrent batches touching the same customers then
+            # queue behind each other instead of deadlocking in the UPDATE's join order.
+            list(
+                Customer.objects.select_for_update()
+                .filter(pk__in=[cid for cid, _span in chunk])
+                .order_by("pk")
+                .values_list("pk", flat=True)
+            )
             values = ", ".join(["(%s, %s, %s)"] * len(chunk))
             params = [p for cid, (f, last) in chunk for p in (cid, adapt(f), adapt(last))]
             cursor.execute(

@@ -174,7 +174,8 @@ def identities_attach_bulk(*, attach: dict[int, set[IdentityKey]]) -> set[int]:
 
 def _identities_attach_bulk(attach: dict[int, set[IdentityKey]]) -> set[int]:
     with transaction.atomic():
-        present = Customer.objects.select_for_update().filter(pk__in=sorted(attach)).in_bulk()
+        locked = Customer.objects.select_for_update().filter(pk__in=attach).order_by("pk")
+        present = {c.pk: c for c in locked}  # locked in id order, like every bulk path
         rows = sorted((k, cid) for cid, keys in attach.items() if cid in present for k in keys)
         Identity.objects.bulk_create(
             [

@@ -14,6 +14,19 @@ PEOPLE = 25
 PROCESSES = 4
 
 
+def run_in_processes(target) -> None:
+    """Run `target(worker, barrier)` in PROCESSES forked processes started together."""
+    connections.close_all()
+    ctx = multiprocessing.get_context("fork")
+    barrier = ctx.Barrier(PROCESSES)
+    procs = [ctx.Process(target=target, args=(w, barrier)) for w in range(PROCESSES)]
+    for proc in procs:
+        proc.start()
+    for proc in procs:
+        proc.join(timeout=120)
+    assert [p.exitcode for p in procs] == [0] * PROCESSES
+
+
 def _upserts(worker: int, barrier) -> None:
     from customers.identities import normalize_identity as key
     from customers.services import customer_resolve
@@ -45,15 +58,7 @@ def test_parallel_overlapping_upserts_leave_no_duplicate(transactional_db):
         )
     channel_account_create(kind="wechat_oa", code="oa", name="OA")
     channel_account_create(kind="app", code="app", name="App")
-    connections.close_all()
-    ctx = multiprocessing.get_context("fork")
-    barrier = ctx.Barrier(PROCESSES)
-    procs = [ctx.Process(target=_upserts, args=(w, barrier)) for w in range(PROCESSES)]
-    for proc in procs:
-        proc.start()
-    for proc in procs:
-        proc.join(timeout=120)
-    assert [p.exitcode for p in procs] == [0] * PROCESSES
+    run_in_processes(_upserts)
     assert Customer.objects.count() == PEOPLE
     for customer in Customer.objects.all():
         kinds = list(customer.identities.values_list("kind", flat=True))
@@ -92,15 +97,7 @@ def test_parallel_event_batches_of_first_time_visitors_leave_no_duplicate(transa
     if not is_postgres():
         pytest.skip("concurrent writers need PostgreSQL; SQLite serialises writes")
     channel_account_create(kind="wechat_oa", code="oa", name="OA")
-    connections.close_all()
-    ctx = multiprocessing.get_context("fork")
-    barrier = ctx.Barrier(PROCESSES)
-    procs = [ctx.Process(target=_event_batches, args=(w, barrier)) for w in range(PROCESSES)]
-    for proc in procs:
-        proc.start()
-    for proc in procs:
-        proc.join(timeout=120)
-    assert [p.exitcode for p in procs] == [0] * PROCESSES
+    run_in_processes(_event_batches)
     assert Customer.objects.count() == PEOPLE * 4
     for customer in Customer.objects.prefetch_related("identities", "events"):
         kinds = [i.kind for i in customer.identities.all()]
