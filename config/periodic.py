@@ -9,4 +9,9 @@ PERIODIC_TASKS = {
         {"minute": "30", "hour": "2"},
         _("每晚重算客户生命周期与 RFM 分群"),
     ),
+    "tags: refresh audiences (nightly)": (
+        "tags.refresh_audiences",
+        {"minute": "0", "hour": "3"},
+        _("每晚刷新快照人群包并记录各人群包人数"),
+    ),
 }

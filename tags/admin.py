@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.db.models import Count
 
-from tags.models import CustomerTag, Tag, TagGroup
+from tags.models import Audience, AudienceMember, AudienceSize, CustomerTag, Tag, TagGroup
 
 
 class TagInline(admin.TabularInline):
@@ -37,3 +37,26 @@ class CustomerTagAdmin(admin.ModelAdmin):
     list_filter = ["source", "tag__group", "tag"]
     search_fields = ["customer__name", "tag__name", "source_ref"]
     raw_id_fields = ["customer"]
+
+
+@admin.register(Audience)
+class AudienceAdmin(admin.ModelAdmin):
+    list_display = ["name", "kind", "size", "refreshed_at", "created_by", "updated_at"]
+    list_filter = ["kind", "refreshed_at"]
+    search_fields = ["name", "description"]
+    readonly_fields = ["size", "refreshed_at"]
+
+
+@admin.register(AudienceMember)
+class AudienceMemberAdmin(admin.ModelAdmin):
+    list_display = ["audience", "customer", "added_at"]
+    list_filter = ["audience"]
+    search_fields = ["customer__name", "audience__name"]
+    raw_id_fields = ["customer"]
+
+
+@admin.register(AudienceSize)
+class AudienceSizeAdmin(admin.ModelAdmin):
+    list_display = ["audience", "size", "measured_at"]
+    list_filter = ["audience", "measured_at"]
+    search_fields = ["audience__name"]

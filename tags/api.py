@@ -3,15 +3,28 @@ from django.db.models import Count
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import permissions, serializers, viewsets
+from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from customers.models import Customer
 from customers.serializers import CustomerTagSerializer
-from tags.models import CustomerTag, Tag, TagGroup, TagSource
-from tags.serializers import CustomerTagChangeSerializer, TagGroupSerializer, TagSerializer
-from tags.services import customer_tags_change, tag_create, tag_group_lookup, tag_update
+from tags.models import Audience, CustomerTag, Tag, TagGroup, TagSource
+from tags.serializers import (
+    AudienceSerializer,
+    CustomerTagChangeSerializer,
+    TagGroupSerializer,
+    TagSerializer,
+)
+from tags.services import (
+    audience_refresh,
+    audience_save,
+    customer_tags_change,
+    tag_create,
+    tag_group_lookup,
+    tag_update,
+)
 
 
 def _as_drf(exc: DjangoValidationError) -> ValidationError:
@@ -118,3 +131,41 @@ class AudiencePreviewView(APIView):
         sample = customers.prefetch_related("customer_tags__tag")[: self.SAMPLE]
         serializer = CustomerListSerializer(sample, many=True, context={"request": request})
         return Response({"count": count, "sample": serializer.data})
+
+
+class AudienceViewSet(viewsets.ModelViewSet):
+    """Saved audiences; writes validate the definition (400 naming the path) and measure it."""
+
+    queryset = Audience.objects.order_by("name")
+    serializer_class = AudienceSerializer
+    search_fields = ["name"]
+    filterset_fields = ["kind"]
+
+    def _save(self, serializer, audience=None):
+        data = serializer.validated_data
+        current = audience or Audience()
+        try:
+            serializer.instance = audience_save(
+                name=data.get("name", current.name),
+                definition=data.get("definition", current.definition),
+                kind=data.get("kind", current.kind),
+                description=data.get("description", current.description),
+                audience=audience,
+                actor=self.request.user,
+            )
+        except DjangoValidationError as exc:
+            raise _as_drf(exc)
+
+    def perform_create(self, serializer):
+        self._save(serializer)
+
+    def perform_update(self, serializer):
+        self._save(serializer, serializer.instance)
+
+    @extend_schema(request=None, responses=AudienceSerializer)
+    @action(detail=True, methods=["post"])
+    def refresh(self, request, pk=None):
+        """Measure now (a snapshot re-freezes its members)."""
+        audience = self.get_object()
+        audience_refresh(audience=audience)
+        return Response(AudienceSerializer(audience).data)

@@ -103,3 +103,82 @@ class CustomerTag(models.Model):
 
     def __str__(self) -> str:
         return f"{self.customer_id}:{self.tag_id}"
+
+
+class AudienceKind(models.TextChoices):
+    DYNAMIC = "dynamic", _("动态（使用时计算）")
+    SNAPSHOT = "snapshot", _("快照（定时刷新的固定名单）")
+
+
+class Audience(models.Model):
+    """A saved "who" (人群包): a DSL definition, evaluated when used or frozen as a snapshot."""
+
+    name = models.CharField(_("名称"), max_length=100, unique=True)
+    description = models.CharField(_("说明"), max_length=300, blank=True)
+    definition = models.JSONField(_("规则"), default=dict)
+    kind = models.CharField(
+        _("类型"), max_length=16, choices=AudienceKind.choices, default=AudienceKind.DYNAMIC
+    )
+    size = models.PositiveIntegerField(_("人数"), null=True, blank=True)
+    refreshed_at = models.DateTimeField(_("刷新时间"), null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("创建人"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("人群包")
+        verbose_name_plural = _("人群包")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class AudienceMember(models.Model):
+    """A customer frozen into a snapshot audience at its last refresh."""
+
+    audience = models.ForeignKey(
+        Audience, verbose_name=_("人群包"), on_delete=models.CASCADE, related_name="members"
+    )
+    customer = models.ForeignKey(
+        "customers.Customer",
+        verbose_name=_("客户"),
+        on_delete=models.CASCADE,
+        related_name="audience_memberships",
+    )
+    added_at = models.DateTimeField(_("加入时间"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("人群包成员")
+        verbose_name_plural = _("人群包成员")
+        constraints = [
+            models.UniqueConstraint(fields=["audience", "customer"], name="audience_member_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.audience_id}:{self.customer_id}"
+
+
+class AudienceSize(models.Model):
+    """The size of an audience at a point in time (its history)."""
+
+    audience = models.ForeignKey(
+        Audience, verbose_name=_("人群包"), on_delete=models.CASCADE, related_name="sizes"
+    )
+    size = models.PositiveIntegerField(_("人数"))
+    measured_at = models.DateTimeField(_("时间"), auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = _("人群包规模")
+        verbose_name_plural = _("人群包规模")
+        ordering = ["-measured_at"]
+
+    def __str__(self) -> str:
+        return f"{self.audience_id}: {self.size}"

@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from tags.models import Tag, TagGroup
+from tags.models import Audience, Tag, TagGroup
 
 
 class TagGroupSerializer(serializers.ModelSerializer):
@@ -26,3 +26,22 @@ class TagSerializer(serializers.ModelSerializer):
 class CustomerTagChangeSerializer(serializers.Serializer):
     add = serializers.ListField(child=serializers.JSONField(), required=False, default=list)
     remove = serializers.ListField(child=serializers.JSONField(), required=False, default=list)
+
+
+class AudienceSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Audience
+        fields = [
+            "id",
+            "name",
+            "description",
+            "kind",
+            "definition",
+            "size",
+            "refreshed_at",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["size", "refreshed_at", "created_at", "updated_at"]
+        validators = []  # the service checks names and definitions with clearer messages
+        extra_kwargs = {"name": {"validators": []}}
