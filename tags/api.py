@@ -1,5 +1,6 @@
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Count
+from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import permissions, serializers, viewsets
@@ -8,9 +9,11 @@ from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from customers.exports import customers_export_csv
 from customers.models import Customer
-from customers.serializers import CustomerTagSerializer
+from customers.serializers import CustomerListSerializer, CustomerTagSerializer
 from tags.models import Audience, CustomerTag, Tag, TagGroup, TagSource
+from tags.selectors import audience_members
 from tags.serializers import (
     AudienceSerializer,
     CustomerTagChangeSerializer,
@@ -116,7 +119,6 @@ class AudiencePreviewView(APIView):
 
     @extend_schema(request=AudiencePreviewSerializer, responses=AudiencePreviewResultSerializer)
     def post(self, request):
-        from customers.serializers import CustomerListSerializer
         from tags.dsl import DslError, audience_queryset
 
         if not request.user.has_perm("customers.view_customer"):
@@ -161,6 +163,29 @@ class AudienceViewSet(viewsets.ModelViewSet):
 
     def perform_update(self, serializer):
         self._save(serializer, serializer.instance)
+
+    @extend_schema(responses=CustomerListSerializer(many=True))
+    @action(detail=True, methods=["get"])
+    def members(self, request, pk=None):
+        """The audience's customers now (a snapshot: as frozen at its last refresh)."""
+        customers = audience_members(audience=self.get_object())
+        page = self.paginate_queryset(customers.prefetch_related("customer_tags__tag"))
+        serializer = CustomerListSerializer(page, many=True, context={"request": request})
+        return self.get_paginated_response(serializer.data)
+
+    @extend_schema(responses={(200, "text/csv"): bytes})
+    @action(detail=True, methods=["get"], url_path="export")
+    def export(self, request, pk=None):
+        """Members as CSV, masked without view_pii; the export is audited."""
+        audience = self.get_object()
+        lines = customers_export_csv(
+            queryset=audience_members(audience=audience),
+            user=request.user,
+            filters={"audience": audience.pk, "name": audience.name},
+        )
+        response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="audience-{audience.pk}.csv"'
+        return response
 
     @extend_schema(request=None, responses=AudienceSerializer)
     @action(detail=True, methods=["post"])

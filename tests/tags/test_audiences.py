@@ -91,3 +91,23 @@ def test_nightly_refresh_and_merges_keep_membership(api):
     assert audiences_refresh_task() == 1
     assert AudienceMember.objects.count() == 2
     assert AudienceSize.objects.count() == 2
+
+
+def test_members_and_csv_export(api, analyst_api):
+    from common.models import AuditLog
+
+    a = person("13800000001", "绿茶")
+    person("13800000002", "红茶")
+    created = api.post(
+        "/api/v1/audiences/",
+        {"name": "S", "definition": GREEN_TEA, "kind": "snapshot"},
+        format="json",
+    ).json()
+    members = api.get(f"/api/v1/audiences/{created['id']}/members/").json()
+    assert members["count"] == 1 and members["results"][0]["id"] == a.pk
+    response = analyst_api.get(f"/api/v1/audiences/{created['id']}/export/")
+    assert response.status_code == 200
+    text = b"".join(response.streaming_content).decode("utf-8-sig")
+    assert "138****0001" in text and "13800000001" not in text and "13800000002" not in text
+    entry = AuditLog.objects.get(action=AuditLog.Action.EXPORT)
+    assert entry.details["filters"]["audience"] == created["id"] and entry.details["rows"] == 1
