@@ -4,4 +4,9 @@ from tags import views
 
 app_name = "tags"
 
-urlpatterns = [path("", views.tag_index, name="index")]
+urlpatterns = [
+    path("", views.tag_index, name="index"),
+    path("audiences/", views.audience_list, name="audiences"),
+    path("audiences/preview/", views.audience_preview, name="audience_preview"),
+    path("audiences/<int:pk>/", views.audience_detail, name="audience"),
+]
