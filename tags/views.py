@@ -14,7 +14,7 @@ from django.utils.translation import gettext_lazy
 
 from tags.models import Audience, AudienceKind, Tag, TagGroup
 from tags.selectors import audience_members
-from tags.services import audience_save
+from tags.services import audience_save, customer_tags_change
 
 
 @login_required
@@ -92,3 +92,35 @@ def audience_detail(request, pk: int):
             "definition": json.dumps(audience.definition, ensure_ascii=False, indent=2),
         },
     )
+
+
+@login_required
+def customer_tags_edit(request, pk: int):
+    """Tag or untag one customer from the profile (manual source, the user as actor)."""
+    from customers.models import Customer
+
+    customer = get_object_or_404(Customer, pk=pk)
+    if request.method != "POST":
+        return redirect("customers:detail", pk=pk)
+    add = [v.strip() for v in request.POST.getlist("add") if v.strip()]
+    remove = [v for v in request.POST.getlist("remove") if v]
+    needed = (["tags.add_customertag"] if add else []) + (
+        ["tags.delete_customertag"] if remove else []
+    )
+    if not request.user.has_perms(needed):
+        raise PermissionDenied
+    error = ""
+    try:
+        customer_tags_change(customer=customer, add=add, remove=remove, actor=request.user)
+    except ValidationError as exc:
+        error = "; ".join(exc.messages)
+    if not request.headers.get("HX-Request"):
+        if error:
+            messages.error(request, error)
+        return redirect("customers:detail", pk=pk)
+    customer_tags = customer.customer_tags.select_related("tag__group", "added_by").order_by(
+        "tag__group__name", "tag__name"
+    )
+    context = {"customer": customer, "customer_tags": customer_tags, "tag_error": error}
+    # htmx swaps only 2xx answers; the partial itself shows the error
+    return render(request, "customers/_profile_tags.html", context)

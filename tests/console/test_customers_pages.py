@@ -207,3 +207,22 @@ def test_timeline_pages_through_older_events(client, operator, channels):
     assert [e.properties["n"] for e in more.context["events"]] == list(range(14, -1, -1))
     assert more.context["next_offset"] is None
     assert 'data-testid="timeline-more"' not in more.content.decode()
+
+
+def test_tag_and_untag_from_the_profile(client, operator, analyst, people):
+    from tags.models import CustomerTag
+
+    wang = people["wang"]
+    client.force_login(operator)
+    url = f"/tags/customers/{wang.pk}/"
+    added = client.post(url, {"add": "新客礼包"}, HTTP_HX_REQUEST="true")
+    assert added.status_code == 200 and "新客礼包" in added.content.decode()
+    tag = CustomerTag.objects.get(customer=wang, tag__name="新客礼包")
+    assert (tag.source, tag.added_by) == ("manual", operator)
+    removed = client.post(url, {"remove": str(tag.tag_id)}, HTTP_HX_REQUEST="true")
+    assert "新客礼包" not in removed.content.decode().split("tag-input")[0]
+    assert not CustomerTag.objects.filter(customer=wang, tag__name="新客礼包").exists()
+    unknown = client.post(url, {"remove": "没有这个标签"}, HTTP_HX_REQUEST="true")
+    assert 'data-testid="tag-error"' in unknown.content.decode()
+    client.force_login(analyst)
+    assert client.post(url, {"add": "x"}).status_code == 403

@@ -95,6 +95,9 @@ def test_operator_filters_opens_a_profile_and_switches_language(page, shop):
     expect(page.get_by_test_id("timeline")).to_be_visible()
     page.wait_for_timeout(300)  # let the tab's fade finish before the screenshot
     shot(page, "profile")
+    page.get_by_test_id("tag-input").fill("高意向")
+    page.get_by_test_id("tag-add").click()
+    expect(page.get_by_test_id("profile-tags")).to_contain_text("高意向")
 
     page.get_by_test_id("lang-en").click()
     expect(page.locator("nav")).to_contain_text("Customers")
