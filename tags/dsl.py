@@ -259,6 +259,12 @@ def _compare(field, op, value, parse, path, ctx, *, text: bool) -> Q:
     return Q(**{f"{field}__{op}": parsed})
 
 
+def _is_numeric(value) -> bool:
+    """A number, or a non-empty list of numbers: JSON values then compare as numbers."""
+    values = value if isinstance(value, list) and value else [value]
+    return all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
+
+
 def _custom_attr(key: str, op: str, value, path: str, ctx: _Context) -> Q:
     """Custom attributes are JSON: numbers compare as numbers, the rest as text."""
     Customer_ = Customer.objects.annotate(_v=Cast(KT(f"attributes__{key}"), TextField()))
@@ -267,10 +273,7 @@ def _custom_attr(key: str, op: str, value, path: str, ctx: _Context) -> Q:
             return ctx.fail(path, "expected true or false")
         present = Q(pk__in=Customer_.filter(_v__isnull=False).exclude(_v="").values("pk"))
         return ~present if value else present
-    numeric = isinstance(value, int | float) and not isinstance(value, bool) or (
-        isinstance(value, list) and value and all(
-            isinstance(v, int | float) and not isinstance(v, bool) for v in value)
-    )  # fmt: skip
+    numeric = _is_numeric(value)
     if numeric:
         annotated = Customer.objects.annotate(_v=Cast(KT(f"attributes__{key}"), FloatField()))
         parse = float
@@ -347,7 +350,8 @@ def _event(node, path, ctx, depth) -> Q:
             return ctx.fail(_join(base, "channel"), "expected a channel account code")
         events = events.filter(channel_account__code=node["channel"])
     for index, cond in enumerate(_list(node.get("where", []), _join(base, "where"), ctx)):
-        events = events.filter(_where(cond, _join(_join(base, "where"), index), ctx))
+        where_path = _join(_join(base, "where"), index)
+        events = _where(events, cond, where_path, ctx, alias=f"prop_{index}")
     aggregates = [a for a in AGGREGATES if a in node]
     if len(aggregates) > 1:
         return ctx.fail(base or "$", "use one of count, sum, avg, first, last per condition")
@@ -387,34 +391,35 @@ def _event_window(node, events, base, ctx):
     return events
 
 
-def _where(cond, path, ctx) -> Q:
+def _where(events, cond, path, ctx, alias: str):
+    """Narrow the event subquery by one condition on its properties."""
     if not isinstance(cond, dict) or "prop" not in cond:
-        return ctx.fail(path, 'expected {"prop", "op", "value"}')
+        ctx.fail(path, 'expected {"prop", "op", "value"}')
+        return events
     for key in cond:
         if key not in ("prop", "op", "value"):
             ctx.fail(_join(path, key), "unknown key")
     prop = cond["prop"]
     if not isinstance(prop, str) or not re.fullmatch(r"[\w-]{1,64}", prop):
-        return ctx.fail(_join(path, "prop"), "expected a property name")
+        ctx.fail(_join(path, "prop"), "expected a property name")
+        return events
     op = cond.get("op", "eq")
     if op not in OPS:
-        return ctx.fail(_join(path, "op"), f"unknown operator {op!r}")
+        ctx.fail(_join(path, "op"), f"unknown operator {op!r}")
+        return events
     value = cond.get("value")
-    numeric = (isinstance(value, int | float) and not isinstance(value, bool)) or (
-        isinstance(value, list) and bool(value)
-        and all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)
-    )  # fmt: skip
     lookup = f"properties__{prop}"
     if op == "is_null":
         if not isinstance(value, bool):
-            return ctx.fail(_join(path, "value"), "expected true or false")
+            ctx.fail(_join(path, "value"), "expected true or false")
+            return events
         missing = Q(**{f"{lookup}__isnull": True})
-        return missing if value else ~missing
+        return events.filter(missing if value else ~missing)
+    numeric = _is_numeric(value)
     field = Cast(KT(lookup), FloatField() if numeric else TextField())
-    events = Event.objects.annotate(_p=field)
-    inner = _compare("_p", op, value, float if numeric else _text, _join(path, "value"), ctx,
+    inner = _compare(alias, op, value, float if numeric else _text, _join(path, "value"), ctx,
                      text=not numeric)  # fmt: skip
-    return Q(pk__in=events.filter(inner).values("pk"))
+    return events.alias(**{alias: field}).filter(inner)
 
 
 def _aggregate(kind, spec, events, path, ctx) -> Q:

@@ -68,3 +68,12 @@ def is_postgres() -> bool:
     from django.db import connection
 
     return connection.vendor == "postgresql"
+
+
+def resolve(*identities, name: str = "", city: str = ""):
+    """A customer made the way the API makes one: from (kind, value, scope) identities."""
+    from customers.identities import normalize_identity
+    from customers.services import customer_resolve
+
+    keys = [normalize_identity(kind, value, scope) for kind, value, scope in identities]
+    return customer_resolve(identities=keys, profile={"name": name, "city": city}).customer

@@ -7,18 +7,13 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from common.models import AuditLog
-from customers.identities import normalize_identity
 from customers.ingest import events_ingest
 from customers.models import Customer, ImportJob
-from customers.services import customer_merge, customer_resolve
+from customers.services import customer_merge
 from tags.services import customer_tags_change
+from tests.conftest import resolve
 
 pytestmark = pytest.mark.django_db
-
-
-def resolve(*identities, name="", city=""):
-    keys = [normalize_identity(kind, value, scope) for kind, value, scope in identities]
-    return customer_resolve(identities=keys, profile={"name": name, "city": city}).customer
 
 
 @pytest.fixture

@@ -7,19 +7,13 @@ import pytest
 from django.contrib.auth.models import Group
 from playwright.sync_api import expect
 
-from customers.identities import normalize_identity
 from customers.ingest import events_ingest
-from customers.services import customer_resolve
 from tags.models import Tag
 from tags.services import customer_tags_change
+from tests.conftest import resolve
 from tests.e2e.conftest import shot
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
-
-
-def resolve(*identities, name, city=""):
-    keys = [normalize_identity(kind, value, scope) for kind, value, scope in identities]
-    return customer_resolve(identities=keys, profile={"name": name, "city": city}).customer
 
 
 @pytest.fixture
