@@ -9,9 +9,19 @@ PERIODIC_TASKS = {
         {"minute": "30", "hour": "2"},
         _("每晚重算客户生命周期与 RFM 分群"),
     ),
+    "customers: value clusters (nightly)": (
+        "customers.value_clusters",
+        {"minute": "45", "hour": "2"},
+        _("每晚用 k-means 重算客户价值分群"),
+    ),
+    "tags: run tag rules (nightly)": (
+        "tags.run_tag_rules",
+        {"minute": "15", "hour": "3"},
+        _("每晚（T+1）执行自动标签规则"),
+    ),
     "tags: refresh audiences (nightly)": (
         "tags.refresh_audiences",
-        {"minute": "0", "hour": "3"},
+        {"minute": "45", "hour": "3"},
         _("每晚刷新快照人群包并记录各人群包人数"),
     ),
 }

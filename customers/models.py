@@ -48,6 +48,9 @@ class Customer(models.Model):
         default=RfmSegment.PROSPECTS,
         db_index=True,
     )
+    value_cluster = models.CharField(_("价值分群"), max_length=40, blank=True, db_index=True)
+    points_balance = models.IntegerField(_("积分余额"), default=0)
+    tier = models.CharField(_("会员等级"), max_length=20, blank=True, db_index=True)
     total_orders = models.PositiveIntegerField(_("订单数"), default=0)
     total_revenue = models.DecimalField(_("累计消费"), max_digits=14, decimal_places=2, default=0)
     last_order_at = models.DateTimeField(_("最近下单"), null=True, blank=True)
@@ -297,3 +300,22 @@ class ImportJob(models.Model):
         if not self.total_rows:
             return 100 if self.status in (ImportStatus.DONE, ImportStatus.FAILED) else 0
         return min(100, round(100 * self.processed_rows / self.total_rows))
+
+
+class ValueCluster(models.Model):
+    """One k-means value cluster of the last nightly run, named after its centroid."""
+
+    number = models.PositiveSmallIntegerField(_("序号"), unique=True)
+    name = models.CharField(_("名称"), max_length=40, unique=True)
+    name_en = models.CharField(_("英文名称"), max_length=80, blank=True)
+    centroid = models.JSONField(_("中心点"), default=dict)
+    size = models.PositiveIntegerField(_("人数"), default=0)
+    computed_at = models.DateTimeField(_("计算时间"))
+
+    class Meta:
+        verbose_name = _("价值分群")
+        verbose_name_plural = _("价值分群")
+        ordering = ["number"]
+
+    def __str__(self) -> str:
+        return self.name

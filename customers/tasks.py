@@ -15,3 +15,11 @@ def import_job_run_task(job_id: int) -> None:
     from customers.imports import import_job_run
 
     import_job_run(job_id=job_id)
+
+
+@shared_task(name="customers.value_clusters")
+def value_clusters_task() -> int:
+    """Nightly: k-means value clusters on RFM and channel features."""
+    from customers.clusters import value_clusters_compute
+
+    return value_clusters_compute()

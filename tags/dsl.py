@@ -50,8 +50,11 @@ OPS = ("eq", "ne", "in", "nin", "gt", "gte", "lt", "lte", "between", "contains",
 COMPARATORS = ("eq", "ne", "gt", "gte", "lt", "lte", "between")
 
 # Profile fields the DSL may name, by type.
-TEXT_FIELDS = {"name", "gender", "city", "province", "phone", "email", "lifecycle", "rfm_segment"}
-NUMBER_FIELDS = {"rfm_recency", "rfm_frequency", "rfm_monetary", "total_orders", "total_revenue"}
+TEXT_FIELDS = {"name", "gender", "city", "province", "phone", "email", "lifecycle", "rfm_segment",
+               "value_cluster", "tier"}  # fmt: skip
+NUMBER_FIELDS = {"rfm_recency", "rfm_frequency", "rfm_monetary", "total_orders", "total_revenue",
+                 "points_balance"}  # fmt: skip
+FIELD_ALIASES = {"points": "points_balance"}
 DATE_FIELDS = {"birthday"}
 DATETIME_FIELDS = {"last_order_at", "first_seen_at", "last_seen_at", "created_at"}
 ATTR_FIELDS = TEXT_FIELDS | NUMBER_FIELDS | DATE_FIELDS | DATETIME_FIELDS
@@ -173,6 +176,7 @@ def _attr(node, path, ctx, depth) -> Q:
         if not key or not re.fullmatch(r"[\w-]{1,64}", key):
             return ctx.fail(path, "expected attributes.<key>")
         return _custom_attr(key, op, node.get("value"), value_path, ctx)
+    field = FIELD_ALIASES.get(field, field)
     if field not in ATTR_FIELDS:
         return ctx.fail(path, f"unknown field {field!r}")
     if op == "is_null":
