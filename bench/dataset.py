@@ -34,9 +34,12 @@ EVENT_NAMES = [
     ("checkout", 5),
     ("order_paid", 4),
     ("video_play", 3),
-    ("coupon_claim", 1),
+    ("coupon_redeem", 2),
 ]
 TAGS = ["绿茶", "红茶", "花茶", "零食", "价格敏感", "品质追求", "办公室", "送礼"]
+CATEGORIES = ["绿茶", "红茶", "花茶", "零食", "茶具"]
+SEGMENTS = ["champions", "loyal", "potential", "new_customers", "at_risk", "hibernating", "lost",
+            "prospects"]  # fmt: skip
 CITIES = ["上海", "北京", "杭州", "广州", "深圳", "成都", "南京", "武汉", "西安", "苏州"]
 CHUNK = 50_000
 EVENT_COLUMNS = [
@@ -120,9 +123,12 @@ def _customer_rows(first_id: int, count: int, rng: random.Random, now: datetime)
             "",
             "{}",
             rng.choice(["new", "active", "sleeping", "churned"]),
-            "prospects",
-            0,
-            0,
+            rng.choice(SEGMENTS),
+            orders := rng.choice([0, 0, 0, 1, 1, 2, 3, 5, 8]),
+            orders * rng.randrange(30, 400),
+            rng.randrange(0, 3000),
+            rng.choice(["", "", "silver", "gold"]),
+            "",
             db_time(created),
             db_time(now),
             db_time(created),
@@ -143,6 +149,9 @@ CUSTOMER_COLUMNS = [
     "rfm_segment",
     "total_orders",
     "total_revenue",
+    "points_balance",
+    "tier",
+    "value_cluster",
     "created_at",
     "updated_at",
     "first_seen_at",
@@ -172,7 +181,11 @@ def _event_rows(first_id, customers, count, accounts, rng, now):
     for n in range(count):
         occurred = now - timedelta(seconds=rng.randrange(180 * 86_400))
         sku, price = rng.randrange(200), rng.randrange(10, 300)
-        props = f'{{"sku": "SKU-{sku}", "price": {price}}}'
+        category = rng.choice(CATEGORIES)
+        props = json.dumps(
+            {"sku": f"SKU-{sku}", "price": price, "amount": price, "category": category},
+            ensure_ascii=False,
+        )
         yield (
             first_id + rng.randrange(customers),
             rng.choice(account_ids),
@@ -266,7 +279,9 @@ def dataset_build(*, customers: int, events: int, seed: int = 7) -> Dataset:
                 f"SELECT setval(pg_get_serial_sequence('{Customer._meta.db_table}', 'id'), "
                 f"(SELECT MAX(id) FROM {Customer._meta.db_table}))"
             )
-            cursor.execute("ANALYZE")
+            # as autovacuum would have by the time anyone queries: statistics and the
+            # visibility map (index-only scans)
+            cursor.execute("VACUUM ANALYZE")
     else:
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE")

@@ -56,7 +56,9 @@ def result(name: str, value: float, unit: str, scale: str, baseline: float, how:
     }
 
 
-def measure(*, scale: str, customers: int, events: int, batches: int, repeats: int) -> dict:
+def measure(
+    *, scale: str, customers: int, events: int, batches: int, repeats: int, only: str = "all"
+) -> dict:
     """Build the dataset in the current database and measure everything (Django is set up)."""
     from django.db.models import Count
 
@@ -71,6 +73,16 @@ def measure(*, scale: str, customers: int, events: int, batches: int, repeats: i
     build_seconds = time.perf_counter() - started
     rows = data.customers + data.identities + data.events + data.orders
     results = []
+    if only in ("all", "audiences"):
+        from bench.audiences import measure_audiences
+
+        for row in measure_audiences(repeats=max(3, repeats // 3)):
+            results.append(
+                result(f"audience_{row['name']}", row["ours_ms"], "ms", scale, row["baseline_ms"],
+                       f"hand-written SQL COUNT of the same set ({row['rows']:,} customers)")
+            )  # fmt: skip
+    if only == "audiences":
+        return _report(scale, data, build_seconds, rows, results, list_matches=None)
 
     http = ingest_over_http(batches=batches, customers=customers, offset=1)
     copy = copy_baseline(rows=http["events"], offset=1)
@@ -102,6 +114,10 @@ def measure(*, scale: str, customers: int, events: int, batches: int, repeats: i
         result("customer_profile", profile["ours_ms"], "ms", scale, profile["baseline_ms"],
                "hand-written queries for the same rows (SQL only)")
     )  # fmt: skip
+    return _report(scale, data, build_seconds, rows, results, list_matches=listing["rows"])
+
+
+def _report(scale, data, build_seconds, rows, results, *, list_matches) -> dict:
     return {
         "scale": scale,
         "dataset": {
@@ -111,7 +127,7 @@ def measure(*, scale: str, customers: int, events: int, batches: int, repeats: i
             "orders": data.orders,
             "build_seconds": round(build_seconds, 1),
             "build_rows_per_second": round(rows / build_seconds),
-            "list_matches": listing["rows"],
+            "list_matches": list_matches,
         },
         "results": results,
     }
@@ -122,6 +138,9 @@ def main(argv=None) -> int:
     parser.add_argument("--scale", choices=["S", "L"], default="S")
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--output", default=str(RESULTS))
+    parser.add_argument(
+        "--only", choices=["all", "audiences"], default="all", help="measure a part only"
+    )
     args = parser.parse_args(argv)
     customers, events = SCALES[args.scale]
     database = _own_database()
@@ -142,6 +161,7 @@ def main(argv=None) -> int:
         events=events,
         batches=HTTP_BATCHES[args.scale],
         repeats=args.repeats,
+        only=args.only,
     )
     report.update(
         database=database.split()[0],
@@ -150,6 +170,8 @@ def main(argv=None) -> int:
     )
     text = json.dumps(report, ensure_ascii=False, indent=2) + "\n"
     output = Path(args.output)
+    if args.only != "all" and output == RESULTS:  # a partial run keeps the full figures
+        output = RESULTS.with_name(f"results-{args.only}-{args.scale}.json")
     output.write_text(text)
     # keep each database's latest figures side by side too
     by_database = output.with_name(f"{output.stem}.{report['database']}{output.suffix}")

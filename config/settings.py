@@ -80,6 +80,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test_quanyu.sqlite3")}
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
+    if "postgresql" in DATABASES["default"]["ENGINE"]:
+        # Audience queries are costed high but run in milliseconds; PostgreSQL's JIT would
+        # spend hundreds of ms compiling them (docs/decisions.md). PG_JIT=on restores it.
+        jit = "on" if env.bool("PG_JIT", default=False) else "off"
+        DATABASES["default"].setdefault("OPTIONS", {}).setdefault("options", f"-c jit={jit}")
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -48,9 +48,14 @@ class Customer(models.Model):
         default=RfmSegment.PROSPECTS,
         db_index=True,
     )
-    value_cluster = models.CharField(_("价值分群"), max_length=40, blank=True, db_index=True)
-    points_balance = models.IntegerField(_("积分余额"), default=0)
-    tier = models.CharField(_("会员等级"), max_length=20, blank=True, db_index=True)
+    # db_default: rows written by raw SQL (bulk loads, the bench's baselines) get them too
+    value_cluster = models.CharField(
+        _("价值分群"), max_length=40, blank=True, db_index=True, default="", db_default=""
+    )
+    points_balance = models.IntegerField(_("积分余额"), default=0, db_default=0)
+    tier = models.CharField(
+        _("会员等级"), max_length=20, blank=True, db_index=True, default="", db_default=""
+    )
     total_orders = models.PositiveIntegerField(_("订单数"), default=0)
     total_revenue = models.DecimalField(_("累计消费"), max_digits=14, decimal_places=2, default=0)
     last_order_at = models.DateTimeField(_("最近下单"), null=True, blank=True)

@@ -119,7 +119,7 @@ class AudiencePreviewView(APIView):
 
     @extend_schema(request=AudiencePreviewSerializer, responses=AudiencePreviewResultSerializer)
     def post(self, request):
-        from tags.dsl import DslError, audience_queryset
+        from tags.dsl import DslError, audience_count, audience_queryset
 
         if not request.user.has_perm("customers.view_customer"):
             raise PermissionDenied
@@ -127,7 +127,7 @@ class AudiencePreviewView(APIView):
             raise ValidationError({"definition": ["required: an audience definition"]})
         try:
             customers = audience_queryset(request.data["definition"])
-            count = customers.count()
+            count = audience_count(request.data["definition"])
         except DslError as exc:
             raise ValidationError({"definition": exc.errors})
         sample = customers.prefetch_related("customer_tags__tag")[: self.SAMPLE]

@@ -95,6 +95,20 @@ def audience_queryset(definition, *, now: datetime | None = None):
     return Customer.objects.filter(compile_definition(definition, now=now)).order_by("-id")
 
 
+def audience_count(definition, *, now: datetime | None = None) -> int:
+    """How many customers a definition selects.
+
+    A definition that is one set of ids (an event aggregate such as "coupon used twice in
+    90 days") is counted on that set directly: every id in it references a customer.
+    """
+    q = compile_definition(definition, now=now)
+    if len(q.children) == 1 and not q.negated and q.connector == Q.AND:
+        lookup = q.children[0]
+        if isinstance(lookup, tuple) and lookup[0] == "pk__in" and hasattr(lookup[1], "query"):
+            return lookup[1].order_by().count()
+    return Customer.objects.filter(q).count()
+
+
 def validate_definition(definition) -> dict[str, str]:
     """Path → message for everything wrong with a definition (empty when it is fine)."""
     try:
@@ -148,7 +162,24 @@ def _group(node, path, ctx, depth) -> Q:
 
 def _not(node, path, ctx, depth) -> Q:
     _no_extra(node, {"not"}, path, ctx)
-    return ~_node(node["not"], path, ctx, depth=depth + 1)
+    return _negated(node["not"], path, ctx, depth + 1)
+
+
+def _negated(node, path, ctx, depth) -> Q:
+    """NOT pushed through groups (De Morgan), so each negated condition is a top-level NOT
+    EXISTS the database can plan as an anti-join rather than a filter over every row."""
+    if isinstance(node, dict) and len(node) == 1:
+        (kind, children), = node.items()  # fmt: skip
+        if kind in ("all", "any") and isinstance(children, list) and children:
+            group_path = _join(path, kind)
+            q = None
+            for index, child in enumerate(children):
+                part = _negated(child, _join(group_path, index), ctx, depth + 1)
+                q = part if q is None else (q | part if kind == "all" else q & part)
+            return q
+        if kind == "not":
+            return _node(children, _join(path, "not"), ctx, depth=depth + 1)
+    return ~_node(node, path, ctx, depth=depth)
 
 
 def _no_extra(node: dict, allowed: set, path: str, ctx: _Context) -> None:
@@ -347,7 +378,7 @@ def _event(node, path, ctx, depth) -> Q:
     name = node["event"]
     if not isinstance(name, str) or not name:
         return ctx.fail(path, "expected an event name")
-    events = Event.objects.filter(customer=OuterRef("pk"), name=name)
+    events = Event.objects.filter(name=name)  # correlated below only where that plans best
     events = _event_window(node, events, base, ctx)
     if "channel" in node:
         if not isinstance(node["channel"], str):
@@ -360,7 +391,7 @@ def _event(node, path, ctx, depth) -> Q:
     if len(aggregates) > 1:
         return ctx.fail(base or "$", "use one of count, sum, avg, first, last per condition")
     if not aggregates:
-        return Q(Exists(events))
+        return Q(Exists(events.filter(customer=OuterRef("pk"))))
     return _aggregate(aggregates[0], node[aggregates[0]], events, _join(base, aggregates[0]), ctx)
 
 
@@ -437,6 +468,8 @@ def _aggregate(kind, spec, events, path, ctx) -> Q:
         parse = float
     elif kind == "count":
         value, parse = Count("id"), _int
+        if spec in ({"gte": 1}, {"gt": 0}):  # "at least once" is plain existence
+            return Q(Exists(events.filter(customer=OuterRef("pk"))))
     else:
         value, parse = AGGREGATES[kind]("occurred_at"), _datetime_or_duration(ctx)
     comparisons = {k: v for k, v in spec.items() if k != "prop"}
@@ -455,11 +488,16 @@ def _aggregate(kind, spec, events, path, ctx) -> Q:
                 filters &= Q(**{"v" if op == "eq" else f"v__{op}": parse(raw)})
         except ValueError as exc:
             ctx.fail(_join(path, op), str(exc))
-    matching = events.order_by().values("customer").annotate(v=value).filter(filters)
+    # An uncorrelated `pk IN (SELECT customer … GROUP BY customer HAVING …)`: the database
+    # aggregates the matching events once instead of once per customer.
+    matching = Q(
+        pk__in=events.order_by().values("customer").annotate(v=value).filter(filters)
+        .values("customer")
+    )  # fmt: skip
     if kind == "count" and _zero_matches(comparisons):
         # "fewer than N" includes customers with no such event at all
-        return ~Q(Exists(events)) | Q(Exists(matching))
-    return Q(Exists(matching))
+        return ~Q(Exists(events.filter(customer=OuterRef("pk")))) | matching
+    return matching
 
 
 def _int(value):
@@ -536,4 +574,10 @@ NODE_COMPILERS = {
     "consent": _consent,
 }
 
-__all__ = ["DslError", "audience_queryset", "compile_definition", "validate_definition"]
+__all__ = [
+    "DslError",
+    "audience_count",
+    "audience_queryset",
+    "compile_definition",
+    "validate_definition",
+]

@@ -65,7 +65,7 @@ def tag_rule_save(
 
 def tag_rule_run(*, rule: TagRule, trigger: str = RuleSchedule.MANUAL, now=None) -> TagRuleRun:
     """Apply a rule now and record the run (failed runs keep their error, nothing half-done)."""
-    from tags.dsl import DslError, audience_queryset
+    from tags.dsl import DslError, audience_count, audience_queryset
 
     now = now or timezone.now()
     run = TagRuleRun.objects.create(rule=rule, trigger=trigger, status=RunStatus.RUNNING)
@@ -81,7 +81,7 @@ def tag_rule_run(*, rule: TagRule, trigger: str = RuleSchedule.MANUAL, now=None)
                     .exclude(customer__in=matched.values("pk"))
                     .delete()
                 )
-            run.matched = matched.count()
+            run.matched = audience_count(rule.definition, now=now)
     except DslError as exc:
         run.status, run.error = RunStatus.FAILED, str(exc)
     else:

@@ -221,15 +221,15 @@ def audience_refresh(*, audience: Audience) -> int:
     """Measure an audience now (size history); a snapshot also re-freezes its members."""
     from django.utils import timezone
 
-    from tags.dsl import audience_queryset
+    from tags.dsl import audience_count, audience_queryset
 
     now = timezone.now()
-    members = audience_queryset(audience.definition).order_by()
+    members = audience_queryset(audience.definition, now=now).order_by()
     audience.members.all().delete()
     if audience.kind == AudienceKind.SNAPSHOT:
         size = _members_freeze(audience, members, now)
     else:
-        size = members.count()
+        size = audience_count(audience.definition, now=now)
     audience.size, audience.refreshed_at = size, now
     audience.save(update_fields=["size", "refreshed_at", "updated_at"])
     AudienceSize.objects.create(audience=audience, size=size)

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from channels.models import ChannelAccount
 from customers.models import Consent, Customer, Event, Identity
-from tags.dsl import audience_queryset
+from tags.dsl import audience_count, audience_queryset
 from tags.models import CustomerTag, Tag, TagGroup
 
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
@@ -276,6 +276,8 @@ def test_sql_equals_python(seed, definition):
     with transaction.atomic():
         people = build_world(seed)
         ours = set(audience_queryset(definition, now=NOW).values_list("pk", flat=True))
+        counted = audience_count(definition, now=NOW)
         expected = {p["id"] for p in people if matches(definition, p)}
         transaction.set_rollback(True)
     assert ours == expected, definition
+    assert counted == len(expected), definition
