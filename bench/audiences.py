@@ -1,8 +1,9 @@
 """The reference audiences (docs/audiences.md) counted by the DSL beside hand-written SQL.
 
 Each audience is counted the way the product counts it (`audience_count`: the compiled ORM
-query, as the preview, the size history and the tag rules count) and by the query an engineer would write by hand for the same set.
-Both must return the same number; the bench fails loudly if they do not.
+query, as the preview, the size history and the tag rules count) and by the query an
+engineer would write by hand for the same set. Both must return the same number; the bench
+fails loudly if they do not.
 """
 
 import statistics
