@@ -21,6 +21,7 @@ from channels.services import channel_account_create
 from common.audit import audit_record
 from common.models import AuditLog
 from customers.choices import ConsentChannel, ConsentStatus
+from customers.clusters import value_clusters_compute
 from customers.ingest import events_ingest, orders_ingest
 from customers.models import Consent, Customer, Event, Identity, MergeLog, Order
 from customers.scoring import customers_score
@@ -364,6 +365,8 @@ def demo_load(*, seed: int = 42, customers: int = 5000, progress=None) -> DemoSu
     _consents(people, rng)
     customers_refresh_aggregates()
     customers_score()
+    value_clusters_compute()
+    _audiences_and_rules()
     audit_record(action=AuditLog.Action.IMPORT, summary=marker, actor_label="seed_demo")
     return _summary()
 
@@ -420,6 +423,7 @@ GROUP_COLOURS = {
     "消费能力": "#f76707",
     "渠道来源": "#206bc4",
     "场景": "#ae3ec9",
+    "价值分层": "#d63939",
 }
 
 
@@ -450,6 +454,55 @@ def _tags(people: list[Person], rng: random.Random) -> None:
         source = TagSource.CHANNEL_SYNC if group == "渠道来源" else TagSource.RULE
         customers_tag_bulk(customer_ids=ids, tag=_tag(group, name), source=source,
                            source_ref="demo")  # fmt: skip
+
+
+# The seeds' audiences (docs/audiences.md), saved so the console opens on real examples.
+DEMO_AUDIENCES = [
+    ("价格敏感型", "90 天内用券两次以上", {"event": "coupon_redeem", "within": "90d",
+                                          "count": {"gte": 2}}),
+    ("品质追求型", "客单价高、很少用券", {"all": [
+        {"event": "order_paid", "within": "180d", "avg": {"prop": "amount", "gte": 150}},
+        {"not": {"event": "coupon_redeem", "within": "180d", "count": {"gte": 2}}}]}),
+    ("高价值客户", "RFM 重要价值/忠诚，或累计消费 ≥ 1000", {"any": [
+        {"attr": "rfm_segment", "op": "in", "value": ["champions", "loyal"]},
+        {"attr": "total_revenue", "op": "gte", "value": 1000}]}),
+    ("沉睡与流失", "生命周期为沉睡或流失", {"attr": "lifecycle", "op": "in",
+                                           "value": ["sleeping", "churned"]}),
+    ("30 天加购未支付", "加购后 30 天内没有支付", {"all": [
+        {"event": "add_to_cart", "within": "30d", "count": {"gte": 1}},
+        {"not": {"event": "order_paid", "within": "30d"}}]}),
+]  # fmt: skip
+
+
+def _audiences_and_rules() -> None:
+    from tags.models import Audience, AudienceKind, RuleMode, TagMapping, TagPlatform, TagRule
+    from tags.rules import tag_rule_run, tag_rule_save
+    from tags.services import audience_save
+
+    for index, (name, description, definition) in enumerate(DEMO_AUDIENCES):
+        if not Audience.objects.filter(name=name).exists():
+            kind = AudienceKind.SNAPSHOT if index == 3 else AudienceKind.DYNAMIC
+            audience_save(name=name, description=description, definition=definition, kind=kind)
+    rules = [
+        ("高价值客户（每晚同步）", _tag("价值分层", "高价值"), DEMO_AUDIENCES[2][2], RuleMode.SYNC),
+        ("加购未支付（只添加）", _tag("价值分层", "加购未支付"), DEMO_AUDIENCES[4][2],
+         RuleMode.ADD_ONLY),
+    ]  # fmt: skip
+    for name, tag, definition, mode in rules:
+        rule = TagRule.objects.filter(name=name).first() or tag_rule_save(
+            name=name, tag=tag, definition=definition, mode=mode
+        )
+        tag_rule_run(rule=rule)
+    wecom = ChannelAccount.objects.filter(code="wecom").first()
+    for number, name in enumerate(["绿茶", "红茶", "花茶"], start=1):
+        if wecom and not TagMapping.objects.filter(account=wecom, tag__name=name).exists():
+            TagMapping.objects.create(
+                tag=_tag("兴趣偏好", name),
+                account=wecom,
+                platform=TagPlatform.WECOM_CORP_TAG,
+                external_id=f"etDEMO000{number}",
+                external_name=name,
+            )
 
 
 def _consents(people: list[Person], rng: random.Random) -> None:

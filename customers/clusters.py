@@ -4,7 +4,8 @@ Features per customer: days since the last order (capped at a year; a year for n
 orders, revenue, and how many channel accounts know them (scoped identities). Counts and
 money are log-scaled, then everything is standardised, so no feature dominates by its unit.
 Each cluster gets a readable name from its centroid in the original units, e.g.
-"高价值·近期·多渠道", which is what the DSL's `value_cluster` field compares against.
+"高价值·近期·多渠道" or "未购买·单渠道", which is what the DSL's `value_cluster` field
+compares against.
 """
 
 from dataclasses import dataclass
@@ -75,14 +76,15 @@ def _names(centroids: list[Centroid]) -> list[tuple[str, str]]:
         if c.recency_days <= 30:
             recency = ("近期", "recent")
         elif c.recency_days <= 120:
-            recency = ("一般", "lapsing")
+            recency = ("渐冷", "cooling")
         elif c.recency_days < RECENCY_CAP_DAYS * 0.9:
             recency = ("沉睡", "sleeping")
         else:
             recency = ("久未下单", "long gone")
         reach = ("多渠道", "multichannel") if c.channels >= 2 else ("单渠道", "single channel")
-        zh = "·".join(part[0] for part in (value, recency, reach))
-        en = ", ".join(part[1] for part in (value, recency, reach))
+        parts = (value, reach) if value[0] == "未购买" else (value, recency, reach)
+        zh = "·".join(part[0] for part in parts)
+        en = ", ".join(part[1] for part in parts)
         seen[zh] = seen.get(zh, 0) + 1
         if seen[zh] > 1:
             zh, en = f"{zh}{seen[zh]}", f"{en} ({seen[zh]})"

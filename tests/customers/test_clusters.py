@@ -45,7 +45,7 @@ def test_clusters_separate_the_groups_and_are_named_by_centroid():
     assert [c.name for c in clusters] == [
         "高价值·近期·多渠道",
         "低价值·沉睡·单渠道",
-        "未购买·久未下单·单渠道",
+        "未购买·单渠道",
     ]
     assert clusters[0].name_en == "high value, recent, multichannel"
     assert [c.size for c in clusters] == [12, 12, 12]
