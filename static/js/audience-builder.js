@@ -152,6 +152,7 @@
     if (!this.catalogue) return;
     this.visual.innerHTML = "";
     this.visual.appendChild(this.node(this.holder, "root", "", null));
+    applyMarks(this);
   };
 
   // One node at container[key]. `negation` is {container, key} of a {"not": …} around it.
@@ -180,7 +181,7 @@
       else container[key] = { not: container[key] };
       self.changed(true);
     });
-    return el("div", { class: "form-check form-check-inline me-2 mb-0" }, [
+    return el("div", { class: "form-check form-check-inline text-nowrap me-2 mb-0" }, [
       box,
       el("label", { class: "form-check-label small", for: id, text: self.L.not }),
     ]);
@@ -344,7 +345,7 @@
       }
     });
     var outer = negation ? negation : { container: container, key: key };
-    return el("div", { class: "qb-leaf", "data-path": path }, [
+    return el("div", { class: "qb-leaf qb-raw", "data-path": path, "data-testid": "qb-raw" }, [
       el("div", { class: "d-flex gap-2" }, [area, this.removeButton(outer.container, outer.key, null)]),
       note,
     ]);
@@ -689,9 +690,14 @@
   // --- errors from the live preview, shown on the conditions they name ------------------------
 
   function markErrors(builder, scope) {
-    var paths = Array.prototype.map.call(scope.querySelectorAll("[data-error-path]"), function (e) {
+    builder.errorPaths = Array.prototype.map.call(scope.querySelectorAll("[data-error-path]"), function (e) {
       return e.getAttribute("data-error-path");
     });
+    applyMarks(builder);
+  }
+
+  function applyMarks(builder) {
+    var paths = builder.errorPaths || [];
     builder.visual.querySelectorAll(".qb-leaf, .qb-group").forEach(function (node) {
       var path = node.getAttribute("data-path") || "";
       var hit = paths.some(function (p) {
