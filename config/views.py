@@ -136,6 +136,14 @@ def _area_access(perms: set[str], app: str) -> str:
 def _scoring(request, context: dict):
     can_change = request.user.has_perm("customers.change_scoringsettings")
     settings = ScoringSettings.load()
+    if request.method == "POST" and "clusters" in request.POST:
+        if not can_change:
+            raise PermissionDenied
+        from customers.tasks import value_clusters_task
+
+        value_clusters_task.delay()
+        messages.success(request, _("已开始重新计算价值分群，完成后刷新本页查看"))
+        return redirect(f"{request.path}?tab=scoring")
     if request.method == "POST":
         if not can_change:
             raise PermissionDenied
@@ -146,5 +154,12 @@ def _scoring(request, context: dict):
             return redirect(f"{request.path}?tab=scoring")
     else:
         form = ScoringSettingsForm.for_settings(settings)
-    context.update(form=form, can_change=can_change, settings_obj=settings)
+    from customers.models import ValueCluster
+
+    context.update(
+        form=form,
+        can_change=can_change,
+        settings_obj=settings,
+        clusters=ValueCluster.objects.order_by("number"),
+    )
     return None

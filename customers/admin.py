@@ -11,6 +11,7 @@ from customers.models import (
     MergeLog,
     Order,
     ScoringSettings,
+    ValueCluster,
 )
 from customers.scoring import customers_score
 from customers.services import customer_merge
@@ -42,7 +43,7 @@ class CustomerAdmin(admin.ModelAdmin):
         "last_seen_at",
         "created_at",
     ]
-    list_filter = ["lifecycle", "rfm_segment", "gender", "province", "created_at"]
+    list_filter = ["lifecycle", "rfm_segment", "value_cluster", "tier", "gender", "created_at"]
     search_fields = ["name", "phone", "email", "identities__value"]
     readonly_fields = [
         "lifecycle",
@@ -161,3 +162,10 @@ class ImportJobAdmin(admin.ModelAdmin):
     list_filter = ["kind", "status", "created_at"]
     search_fields = ["original_name"]
     readonly_fields = ["errors"]
+
+
+@admin.register(ValueCluster)
+class ValueClusterAdmin(admin.ModelAdmin):
+    list_display = ["number", "name", "name_en", "size", "computed_at"]
+    search_fields = ["name", "name_en"]
+    readonly_fields = ["centroid", "computed_at"]

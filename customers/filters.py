@@ -22,10 +22,11 @@ class CustomerFilterSet(django_filters.FilterSet):
         label=_("创建于之前"), field_name="created_at", lookup_expr="date__lte"
     )
     city = django_filters.CharFilter(label=_("城市"), field_name="city")
+    value_cluster = django_filters.CharFilter(label=_("价值分群"), field_name="value_cluster")
 
     class Meta:
         model = Customer
-        fields = ["search", "tag", "channel", "lifecycle", "rfm_segment", "city"]
+        fields = ["search", "tag", "channel", "lifecycle", "rfm_segment", "city", "value_cluster"]
 
     def filter_search(self, queryset, name, value):
         """Name (contains), phone (any form), email or any identity value (exact)."""

@@ -17,7 +17,7 @@ from customers.exports import customers_export_csv
 from customers.filters import CustomerFilterSet
 from customers.forms import ImportForm
 from customers.imports import import_errors_csv, import_job_start, import_template_csv
-from customers.models import Customer, ImportJob, MergeLog
+from customers.models import Customer, ImportJob, MergeLog, ValueCluster
 from customers.selectors import (
     customer_detail,
     customer_list,
@@ -59,6 +59,7 @@ class CustomerListView(FilteredListView):
             tags=_tag_choices(),
             lifecycles=Lifecycle.choices,
             rfm_segments=RfmSegment.choices,
+            value_clusters=ValueCluster.objects.order_by("number"),
         )
         return context
 

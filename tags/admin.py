@@ -1,7 +1,18 @@
 from django.contrib import admin
 from django.db.models import Count
 
-from tags.models import Audience, AudienceMember, AudienceSize, CustomerTag, Tag, TagGroup
+from tags.models import (
+    Audience,
+    AudienceMember,
+    AudienceSize,
+    CustomerTag,
+    Tag,
+    TagBulkJob,
+    TagGroup,
+    TagMapping,
+    TagRule,
+    TagRuleRun,
+)
 
 
 class TagInline(admin.TabularInline):
@@ -60,3 +71,41 @@ class AudienceSizeAdmin(admin.ModelAdmin):
     list_display = ["audience", "size", "measured_at"]
     list_filter = ["audience", "measured_at"]
     search_fields = ["audience__name"]
+
+
+@admin.register(TagMapping)
+class TagMappingAdmin(admin.ModelAdmin):
+    list_display = ["tag", "account", "platform", "external_id", "external_name", "created_at"]
+    list_filter = ["platform", "account"]
+    search_fields = ["tag__name", "external_id", "external_name"]
+
+
+class TagRuleRunInline(admin.TabularInline):
+    model = TagRuleRun
+    extra = 0
+    can_delete = False
+    fields = ["started_at", "trigger", "status", "matched", "added", "removed", "error"]
+    readonly_fields = fields
+
+
+@admin.register(TagRule)
+class TagRuleAdmin(admin.ModelAdmin):
+    list_display = ["name", "tag", "mode", "schedule", "enabled", "last_run_at"]
+    list_filter = ["mode", "schedule", "enabled"]
+    search_fields = ["name", "tag__name"]
+    inlines = [TagRuleRunInline]
+
+
+@admin.register(TagRuleRun)
+class TagRuleRunAdmin(admin.ModelAdmin):
+    list_display = ["rule", "trigger", "status", "matched", "added", "removed", "started_at"]
+    list_filter = ["status", "trigger", "started_at"]
+    search_fields = ["rule__name", "error"]
+
+
+@admin.register(TagBulkJob)
+class TagBulkJobAdmin(admin.ModelAdmin):
+    list_display = ["tag", "action", "status", "processed", "total", "changed", "actor"]
+    list_filter = ["action", "status", "created_at"]
+    search_fields = ["tag__name", "error"]
+    readonly_fields = ["selection", "total", "processed", "changed", "error", "finished_at"]

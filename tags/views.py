@@ -329,8 +329,8 @@ def rule_detail(request, pk: int):
 # --- bulk tagging from the customer list ---------------------------------------------------
 
 
-FILTER_KEYS = ("search", "tag", "channel", "lifecycle", "rfm_segment", "city", "created_after",
-               "created_before")  # fmt: skip
+FILTER_KEYS = ("search", "tag", "channel", "lifecycle", "rfm_segment", "city", "value_cluster",
+               "created_after", "created_before")  # fmt: skip
 
 
 @login_required

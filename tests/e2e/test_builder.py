@@ -18,7 +18,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 ROUND_TRIP = {
     "all": [
-        {"not": {"any": [{"tag": {"none": ["绿茶"]}}, {"attr": "total_orders", "op": "gte", "value": 3}]}},
+        {"not": {"any": [{"tag": {"none": ["绿茶"]}},
+                         {"attr": "total_orders", "op": "gte", "value": 3}]}},
         {"event": "order_paid", "within": "30d", "channel": "tmall",
          "where": [{"prop": "amount", "op": "between", "value": [100, 500]}],
          "sum": {"prop": "amount", "gte": 128}},
