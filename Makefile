@@ -7,6 +7,7 @@ MANAGE := $(BIN)/python manage.py
 HOST ?= 127.0.0.1
 PORT ?= 8000
 SCALE ?= S
+ONLY ?= all
 PYTEST_WORKERS ?= 2
 
 .PHONY: install run migrate test lint bench messages clean
@@ -38,7 +39,7 @@ test: install lint
 	$(BIN)/pytest -n $(PYTEST_WORKERS) --create-db $(PYTEST_ARGS)
 
 bench: install
-	$(BIN)/python -m bench.run --scale $(SCALE)
+	$(BIN)/python -m bench.run --scale $(SCALE) --only $(ONLY)
 
 messages: install
 	$(MANAGE) makemessages -l zh_Hans -l en --ignore=.venv --ignore=var
