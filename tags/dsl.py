@@ -17,7 +17,7 @@ Errors name the path in the tree and what is wrong, e.g.
 """
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
@@ -75,10 +75,33 @@ class _Context:
     now: datetime
     errors: dict
     nodes: int = 0
+    # Conditions that are a set of customer ids (a `values("customer")` queryset), keyed by
+    # id() of their Q: groups of them combine as sets (UNION, IN, anti-join) the way one
+    # would write the query by hand, and a count can be taken on the set itself.
+    sets: dict = field(default_factory=dict)
+    negated_sets: dict = field(default_factory=dict)
 
     def fail(self, path: str, message: str) -> Q:
         self.errors.setdefault(path or "$", message)
         return Q(pk__in=[])
+
+    def set_of(self, members, *, unique: bool, filterable: bool = True, grouped: bool = False):
+        """A condition "the customer is in `members`"; `unique`: no id twice in it."""
+        q = Q(pk__in=members)
+        self.sets[id(q)] = (q, _Members(members, unique, filterable, grouped))
+        return q
+
+    def members(self, q: Q):
+        entry = self.sets.get(id(q))
+        return entry[1] if entry and entry[0] is q else None
+
+
+@dataclass(frozen=True)
+class _Members:
+    queryset: object
+    unique: bool
+    filterable: bool  # a UNION cannot be filtered further
+    grouped: bool  # GROUP BY … HAVING: negated as NOT IN, never as a correlated NOT EXISTS
 
 
 def compile_definition(definition, *, now: datetime | None = None) -> Q:
@@ -101,11 +124,13 @@ def audience_count(definition, *, now: datetime | None = None) -> int:
     A definition that is one set of ids (an event aggregate such as "coupon used twice in
     90 days") is counted on that set directly: every id in it references a customer.
     """
-    q = compile_definition(definition, now=now)
-    if len(q.children) == 1 and not q.negated and q.connector == Q.AND:
-        lookup = q.children[0]
-        if isinstance(lookup, tuple) and lookup[0] == "pk__in" and hasattr(lookup[1], "query"):
-            return lookup[1].order_by().count()
+    ctx = _Context(now=now or timezone.now(), errors={})
+    q = _node(definition, "", ctx, depth=0)
+    if ctx.errors:
+        raise DslError(ctx.errors)
+    members = ctx.members(q)
+    if members is not None:
+        return (members.queryset if members.unique else members.queryset.distinct()).count()
     return Customer.objects.filter(q).count()
 
 
@@ -153,11 +178,57 @@ def _group(node, path, ctx, depth) -> Q:
         return ctx.fail(path, "expected a list of conditions")
     if not children:
         return Q() if kind == "all" else Q(pk__in=[])  # all of nothing is true, any is false
-    q = None
-    for index, child in enumerate(children):
-        part = _node(child, _join(path, index), ctx, depth=depth + 1)
-        q = part if q is None else (q & part if kind == "all" else q | part)
+    parts = [
+        _node(child, _join(path, index), ctx, depth=depth + 1)
+        for index, child in enumerate(children)
+    ]
+    if len(parts) > 1 and not ctx.errors:
+        combined = _any_as_set(parts, ctx) if kind == "any" else _all_as_set(parts, ctx)
+        if combined is not None:
+            return combined
+    q = parts[0]
+    for part in parts[1:]:
+        q = q & part if kind == "all" else q | part
     return q
+
+
+def _any_as_set(parts: list[Q], ctx: _Context) -> Q | None:
+    """Any of several id sets is their UNION (one pass each, no scan of every customer)."""
+    members = [ctx.members(part) for part in parts]
+    if not all(members):
+        return None
+    first, *rest = (m.queryset for m in members)
+    return ctx.set_of(first.union(*rest), unique=True, filterable=False)
+
+
+def _all_as_set(parts: list[Q], ctx: _Context) -> Q | None:
+    """All of: one id set narrowed by the others (IN) and minus the negated ones."""
+    candidates = [m for p in parts if (m := ctx.members(p)) and m.filterable]
+    if not candidates:
+        return None
+    base = min(candidates, key=lambda m: m.grouped)  # plain sets narrow best
+    if base.grouped and any(id(p) in ctx.negated_sets for p in parts):
+        # "minus" on a GROUP BY would filter every event row before grouping; the plain
+        # composition (customers IN one set, NOT IN the other) plans better
+        return None
+    members, unique = base.queryset, base.unique
+    for part in parts:
+        positive, negative = ctx.members(part), ctx.negated_sets.get(id(part))
+        if positive is base:
+            continue
+        if positive is not None:
+            members = members.filter(customer__in=positive.queryset)
+        elif negative is not None and negative[0] is part:
+            members = _without(members, negative[1])
+        else:
+            return None
+    return ctx.set_of(members, unique=unique, grouped=base.grouped)
+
+
+def _without(members, excluded: "_Members"):
+    if excluded.grouped or not excluded.filterable:
+        return members.exclude(customer__in=excluded.queryset)
+    return members.filter(~Exists(excluded.queryset.filter(customer=OuterRef("customer"))))
 
 
 def _not(node, path, ctx, depth) -> Q:
@@ -179,7 +250,16 @@ def _negated(node, path, ctx, depth) -> Q:
             return q
         if kind == "not":
             return _node(children, _join(path, "not"), ctx, depth=depth + 1)
-    return ~_node(node, path, ctx, depth=depth)
+    q = _node(node, path, ctx, depth=depth)
+    members = ctx.members(q)
+    if members is None:
+        return ~q
+    if members.grouped or not members.filterable:
+        negated = ~Q(pk__in=members.queryset)
+    else:  # a plain NOT EXISTS: an anti-join
+        negated = ~Q(Exists(members.queryset.filter(customer=OuterRef("pk"))))
+    ctx.negated_sets[id(negated)] = (negated, members)
+    return negated
 
 
 def _no_extra(node: dict, allowed: set, path: str, ctx: _Context) -> None:
@@ -340,17 +420,17 @@ def _tag(node, path, ctx, depth) -> Q:
         tag_id = _tag_id(ref, where, ctx)
         if tag_id is not None:
             ids.append(tag_id)
-    has = [Exists(CustomerTag.objects.filter(customer=OuterRef("pk"), tag_id=i)) for i in ids]
-    if not has:
+    if not ids:
         return Q(pk__in=[])
-    if mode == "any":
-        return Q(Exists(CustomerTag.objects.filter(customer=OuterRef("pk"), tag_id__in=ids)))
+    tagged = CustomerTag.objects.order_by()
     if mode == "none":
-        return ~Q(Exists(CustomerTag.objects.filter(customer=OuterRef("pk"), tag_id__in=ids)))
-    q = Q(has[0])
-    for more in has[1:]:
-        q &= Q(more)
-    return q
+        return ~Q(Exists(tagged.filter(customer=OuterRef("pk"), tag_id__in=ids)))
+    if mode == "any":
+        return ctx.set_of(tagged.filter(tag_id__in=ids).values("customer"), unique=len(ids) == 1)
+    members = tagged.filter(tag_id=ids[0]).values("customer")  # all of: narrowed tag by tag
+    for more in ids[1:]:
+        members = members.filter(customer__in=tagged.filter(tag_id=more).values("customer"))
+    return ctx.set_of(members, unique=True)
 
 
 def _tag_id(ref, path: str, ctx: _Context) -> int | None:
@@ -391,7 +471,7 @@ def _event(node, path, ctx, depth) -> Q:
     if len(aggregates) > 1:
         return ctx.fail(base or "$", "use one of count, sum, avg, first, last per condition")
     if not aggregates:
-        return Q(Exists(events.filter(customer=OuterRef("pk"))))
+        return ctx.set_of(events.order_by().values("customer"), unique=False)
     return _aggregate(aggregates[0], node[aggregates[0]], events, _join(base, aggregates[0]), ctx)
 
 
@@ -467,9 +547,9 @@ def _aggregate(kind, spec, events, path, ctx) -> Q:
         value = AGGREGATES[kind](Cast(KT(f"properties__{prop}"), FloatField()))
         parse = float
     elif kind == "count":
-        value, parse = Count("id"), _int
+        value, parse = Count("*"), _int  # COUNT(*): an index-only scan can answer it
         if spec in ({"gte": 1}, {"gt": 0}):  # "at least once" is plain existence
-            return Q(Exists(events.filter(customer=OuterRef("pk"))))
+            return ctx.set_of(events.order_by().values("customer"), unique=False)
     else:
         value, parse = AGGREGATES[kind]("occurred_at"), _datetime_or_duration(ctx)
     comparisons = {k: v for k, v in spec.items() if k != "prop"}
@@ -490,14 +570,13 @@ def _aggregate(kind, spec, events, path, ctx) -> Q:
             ctx.fail(_join(path, op), str(exc))
     # An uncorrelated `pk IN (SELECT customer … GROUP BY customer HAVING …)`: the database
     # aggregates the matching events once instead of once per customer.
-    matching = Q(
-        pk__in=events.order_by().values("customer").annotate(v=value).filter(filters)
-        .values("customer")
-    )  # fmt: skip
+    grouped = events.order_by().values("customer").annotate(v=value).filter(filters)
     if kind == "count" and _zero_matches(comparisons):
         # "fewer than N" includes customers with no such event at all
-        return ~Q(Exists(events.filter(customer=OuterRef("pk")))) | matching
-    return matching
+        return ~Q(Exists(events.filter(customer=OuterRef("pk")))) | Q(
+            pk__in=grouped.values("customer")
+        )
+    return ctx.set_of(grouped.values("customer"), unique=True, grouped=True)
 
 
 def _int(value):
@@ -542,12 +621,12 @@ def _identity(node, path, ctx, depth) -> Q:
     kind = node["identity"]
     if kind not in IdentityKind.values:
         return ctx.fail(path, f"unknown identity kind {kind!r}")
-    identities = Identity.objects.filter(customer=OuterRef("pk"), kind=kind)
+    identities = Identity.objects.order_by().filter(kind=kind)
     if "scope" in node:
         if not isinstance(node["scope"], str):
             return ctx.fail(_join(base, "scope"), "expected a channel account code")
         identities = identities.filter(scope=node["scope"])
-    return Q(Exists(identities))
+    return ctx.set_of(identities.values("customer"), unique=False)
 
 
 def _consent(node, path, ctx, depth) -> Q:
@@ -559,8 +638,8 @@ def _consent(node, path, ctx, depth) -> Q:
     status = node.get("status", ConsentStatus.GRANTED)
     if status not in ConsentStatus.values:
         return ctx.fail(_join(base, "status"), f"unknown status {status!r}")
-    return Q(Exists(Consent.objects.filter(customer=OuterRef("pk"), channel=channel,
-                                           status=status)))  # fmt: skip
+    consents = Consent.objects.order_by().filter(channel=channel, status=status)
+    return ctx.set_of(consents.values("customer"), unique=False)
 
 
 NODE_COMPILERS = {

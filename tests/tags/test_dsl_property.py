@@ -1,6 +1,7 @@
 """Property: for random DSL trees over random customers, the one SQL query selects exactly
 the customers a plain-Python reading of the same tree selects."""
 
+import os
 import random
 from datetime import UTC, datetime, timedelta
 
@@ -267,7 +268,7 @@ def event_matches(node: dict, p: dict) -> bool:
 
 
 @settings(
-    max_examples=80,
+    max_examples=int(os.environ.get("DSL_EXAMPLES", "80")),  # more: DSL_EXAMPLES=1000
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
