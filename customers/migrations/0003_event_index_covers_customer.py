@@ -4,19 +4,20 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('channels', '0001_initial'),
-        ('customers', '0002_value_clusters_points_tier'),
+        ("channels", "0001_initial"),
+        ("customers", "0002_value_clusters_points_tier"),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='event',
-            index=models.Index(fields=['name', 'occurred_at', 'customer'], name='event_name_time_cust_idx'),
+            model_name="event",
+            index=models.Index(
+                fields=["name", "occurred_at", "customer"], name="event_name_time_cust_idx"
+            ),
         ),
         migrations.RemoveIndex(
-            model_name='event',
-            name='event_name_time_idx',
+            model_name="event",
+            name="event_name_time_idx",
         ),
     ]
