@@ -164,3 +164,28 @@ def test_preview_masks_phones_for_analysts(analyst_api, people):
     )  # fmt: skip
     assert response.status_code == 200
     assert response.json()["sample"][0]["phone"] == "138****0001"
+
+
+def _sql(definition) -> str:
+    return str(audience_queryset(definition, now=NOW).query).upper()
+
+
+def test_sets_combine_the_way_one_writes_them_by_hand(people):
+    """Any-of sets is a UNION, all-of narrows one set, negated conditions are anti-joins,
+    and a definition that is one set is counted on the set itself."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tags.dsl import audience_count
+
+    either = {"any": [{"tag": "绿茶"}, {"event": "add_to_cart", "count": {"gte": 2}}]}
+    assert "UNION" in _sql(either)
+    narrowed = {"all": [{"event": "add_to_cart"}, {"not": {"event": "order_paid"}}]}
+    assert "NOT EXISTS" in _sql(narrowed) or "NOT (EXISTS" in _sql(narrowed)
+    with CaptureQueriesContext(connection) as queries:
+        counted = audience_count(narrowed, now=NOW)
+    assert counted == audience_queryset(narrowed, now=NOW).count()
+    assert "CUSTOMERS_CUSTOMER" not in queries.captured_queries[-1]["sql"].upper()
+    with CaptureQueriesContext(connection) as queries:
+        audience_count({"attr": "city", "op": "eq", "value": "上海"}, now=NOW)
+    assert "CUSTOMERS_CUSTOMER" in queries.captured_queries[-1]["sql"].upper()
