@@ -256,3 +256,32 @@ def audiences_refresh_snapshots() -> int:
         audience_refresh(audience=audience)
         count += 1
     return count
+
+
+def tag_for_platform_tag(*, account, external_id: str, external_name: str = "") -> Tag:
+    """Our tag for a platform's tag (a WeCom corp tag id, an OA tag id), for channel syncs.
+
+    A mapped platform tag gives its tag; an unknown one gets a new tag, in a group named after
+    the account, and the mapping is recorded so the next sync finds it.
+    """
+    from tags.models import TagMapping, TagPlatform
+
+    platform = TagPlatform.WECOM_CORP_TAG if account.kind == "wecom" else TagPlatform.OA_TAG
+    mapping = (
+        TagMapping.objects.select_related("tag")
+        .filter(account=account, platform=platform, external_id=external_id)
+        .first()
+    )
+    if mapping:
+        return mapping.tag
+    name = (external_name or external_id).strip()[:50]
+    group = TagGroup.objects.get_or_create(name=f"{account.name}标签"[:50])[0]
+    tag = Tag.objects.filter(group=group, name=name).first() or tag_create(name=name, group=group)
+    TagMapping.objects.create(
+        tag=tag,
+        account=account,
+        platform=platform,
+        external_id=external_id,
+        external_name=external_name,
+    )
+    return tag

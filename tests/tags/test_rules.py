@@ -76,3 +76,18 @@ def test_nightly_task_runs_enabled_nightly_rules_only():
     runs = list(TagRule.objects.filter(runs__isnull=False).values_list("name", flat=True))
     assert runs == [nightly.name]
     assert nightly.runs.get().trigger == RuleSchedule.NIGHTLY
+
+
+def test_platform_tags_map_to_ours_for_channel_syncs(channels):
+    from tags.models import TagMapping
+    from tags.services import tag_for_platform_tag
+
+    mapped = tag_create(name="绿茶")
+    TagMapping.objects.create(
+        tag=mapped, account=channels["wecom"], platform="wecom_corp_tag", external_id="et1"
+    )
+    assert tag_for_platform_tag(account=channels["wecom"], external_id="et1") == mapped
+    fresh = tag_for_platform_tag(account=channels["oa"], external_id="2", external_name="星标")
+    assert (fresh.name, fresh.group.name) == ("星标", f"{channels['oa'].name}标签")
+    assert tag_for_platform_tag(account=channels["oa"], external_id="2") == fresh
+    assert TagMapping.objects.get(external_id="2").platform == "oa_tag"
