@@ -12,12 +12,14 @@ from rest_framework.views import APIView
 from customers.exports import customers_export_csv
 from customers.models import Customer
 from customers.serializers import CustomerListSerializer, CustomerTagSerializer
-from tags.models import Audience, CustomerTag, Tag, TagGroup, TagSource
+from tags.models import Audience, CustomerTag, Tag, TagGroup, TagRule, TagSource
 from tags.selectors import audience_members
 from tags.serializers import (
     AudienceSerializer,
     CustomerTagChangeSerializer,
     TagGroupSerializer,
+    TagRuleRunSerializer,
+    TagRuleSerializer,
     TagSerializer,
 )
 from tags.services import (
@@ -194,3 +196,53 @@ class AudienceViewSet(viewsets.ModelViewSet):
         audience = self.get_object()
         audience_refresh(audience=audience)
         return Response(AudienceSerializer(audience).data)
+
+
+class TagRuleViewSet(viewsets.ModelViewSet):
+    """Auto-tag rules; writes validate the definition (400 naming the path)."""
+
+    queryset = TagRule.objects.select_related("tag").order_by("name")
+    serializer_class = TagRuleSerializer
+    search_fields = ["name"]
+    filterset_fields = ["mode", "schedule", "enabled", "tag"]
+
+    def _save(self, serializer, rule=None):
+        from tags.rules import tag_rule_save
+
+        data = serializer.validated_data
+        current = rule or TagRule()
+        try:
+            serializer.instance = tag_rule_save(
+                name=data.get("name", current.name),
+                tag=data.get("tag", getattr(current, "tag", None)),
+                definition=data.get("definition", current.definition),
+                mode=data.get("mode", current.mode),
+                schedule=data.get("schedule", current.schedule),
+                enabled=data.get("enabled", current.enabled),
+                rule=rule,
+                actor=self.request.user,
+            )
+        except DjangoValidationError as exc:
+            raise _as_drf(exc)
+
+    def perform_create(self, serializer):
+        self._save(serializer)
+
+    def perform_update(self, serializer):
+        self._save(serializer, serializer.instance)
+
+    @extend_schema(request=None, responses=TagRuleRunSerializer)
+    @action(detail=True, methods=["post"])
+    def run(self, request, pk=None):
+        """Run the rule now; answers with the run (added / removed counts)."""
+        from tags.rules import tag_rule_run
+
+        run = tag_rule_run(rule=self.get_object())
+        return Response(TagRuleRunSerializer(run).data)
+
+    @extend_schema(responses=TagRuleRunSerializer(many=True))
+    @action(detail=True, methods=["get"])
+    def runs(self, request, pk=None):
+        """The rule's run history, newest first."""
+        page = self.paginate_queryset(self.get_object().runs.order_by("-started_at", "-id"))
+        return self.get_paginated_response(TagRuleRunSerializer(page, many=True).data)

@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from tags.models import Audience, Tag, TagGroup
+from tags.models import Audience, Tag, TagGroup, TagRule, TagRuleRun
 
 
 class TagGroupSerializer(serializers.ModelSerializer):
@@ -45,3 +45,27 @@ class AudienceSerializer(serializers.ModelSerializer):
         read_only_fields = ["size", "refreshed_at", "created_at", "updated_at"]
         validators = []  # the service checks names and definitions with clearer messages
         extra_kwargs = {"name": {"validators": []}}
+
+
+class TagRuleRunSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = TagRuleRun
+        fields = ["id", "status", "trigger", "matched", "added", "removed", "error",
+                  "started_at", "finished_at"]  # fmt: skip
+        read_only_fields = fields
+
+
+class TagRuleSerializer(serializers.ModelSerializer):
+    last_run = serializers.SerializerMethodField()
+
+    class Meta:
+        model = TagRule
+        fields = ["id", "name", "tag", "definition", "mode", "schedule", "enabled",
+                  "last_run_at", "last_run", "created_at"]  # fmt: skip
+        read_only_fields = ["last_run_at", "created_at"]
+        validators = []  # the service checks names and definitions with clearer messages
+        extra_kwargs = {"name": {"validators": []}}
+
+    def get_last_run(self, rule) -> dict | None:
+        run = rule.runs.order_by("-started_at", "-id").first()
+        return TagRuleRunSerializer(run).data if run else None

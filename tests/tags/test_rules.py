@@ -91,3 +91,27 @@ def test_platform_tags_map_to_ours_for_channel_syncs(channels):
     assert (fresh.name, fresh.group.name) == ("星标", f"{channels['oa'].name}标签")
     assert tag_for_platform_tag(account=channels["oa"], external_id="2") == fresh
     assert TagMapping.objects.get(external_id="2").platform == "oa_tag"
+
+
+def test_rules_api(api):
+    tag = tag_create(name="上海客户")
+    person("13800000001", "上海")
+    bad = api.post(
+        "/api/v1/tag-rules/",
+        {"name": "r", "tag": tag.pk, "definition": {"all": [{"attr": "city", "op": "near"}]}},
+        format="json",
+    )
+    assert bad.status_code == 400 and "all[0].op" in " ".join(bad.json()["definition"])
+    created = api.post(
+        "/api/v1/tag-rules/",
+        {"name": "上海", "tag": tag.pk, "definition": SHANGHAI, "mode": "sync"},
+        format="json",
+    )
+    assert created.status_code == 201, created.json()
+    rule_id = created.json()["id"]
+    run = api.post(f"/api/v1/tag-rules/{rule_id}/run/").json()
+    assert (run["status"], run["added"], run["matched"]) == ("done", 1, 1)
+    assert api.get(f"/api/v1/tag-rules/{rule_id}/").json()["last_run"]["added"] == 1
+    assert api.get(f"/api/v1/tag-rules/{rule_id}/runs/").json()["count"] == 1
+    patched = api.patch(f"/api/v1/tag-rules/{rule_id}/", {"enabled": False}, format="json")
+    assert patched.status_code == 200 and patched.json()["enabled"] is False
