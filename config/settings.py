@@ -178,6 +178,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # one name for a choice set used by several fields (a rule's schedule, a run's trigger)
+    "ENUM_NAME_OVERRIDES": {"RuleScheduleEnum": "tags.models.RuleSchedule"},
 }
 
 DATA_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024 * 1024
