@@ -207,10 +207,8 @@ def _all_as_set(parts: list[Q], ctx: _Context) -> Q | None:
     if not candidates:
         return None
     base = min(candidates, key=lambda m: m.grouped)  # plain sets narrow best
-    if base.grouped and any(id(p) in ctx.negated_sets for p in parts):
-        # "minus" on a GROUP BY would filter every event row before grouping; the plain
-        # composition (customers IN one set, NOT IN the other) plans better
-        return None
+    if base.grouped:
+        return _grouped_minus(base, parts, ctx)
     members, unique = base.queryset, base.unique
     for part in parts:
         positive, negative = ctx.members(part), ctx.negated_sets.get(id(part))
@@ -223,6 +221,22 @@ def _all_as_set(parts: list[Q], ctx: _Context) -> Q | None:
         else:
             return None
     return ctx.set_of(members, unique=unique, grouped=base.grouped)
+
+
+def _grouped_minus(base: "_Members", parts: list[Q], ctx: _Context) -> Q | None:
+    """An aggregated set minus others: `… GROUP BY … HAVING … EXCEPT …`. Filtering the
+    grouped query instead would test every event row before it is grouped."""
+    excluded = []
+    for part in parts:
+        if ctx.members(part) is base:
+            continue
+        negative = ctx.negated_sets.get(id(part))
+        if negative is None or negative[0] is not part:
+            return None  # another positive condition: the plain composition plans better
+        excluded.append(negative[1].queryset)
+    if not excluded:
+        return None
+    return ctx.set_of(base.queryset.difference(*excluded), unique=True, filterable=False)
 
 
 def _without(members, excluded: "_Members"):

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from customers.identities import normalize_identity
-from customers.models import Event
+from customers.models import Customer, Event
 from customers.services import consent_set, customer_resolve
 from tags.dsl import DslError, audience_queryset, compile_definition, validate_definition
 from tags.services import customer_tags_change
@@ -189,3 +189,17 @@ def test_sets_combine_the_way_one_writes_them_by_hand(people):
     with CaptureQueriesContext(connection) as queries:
         audience_count({"attr": "city", "op": "eq", "value": "上海"}, now=NOW)
     assert "CUSTOMERS_CUSTOMER" in queries.captured_queries[-1]["sql"].upper()
+
+
+def test_an_aggregate_minus_a_negated_set_is_an_except(people):
+    from tags.dsl import audience_count
+
+    definition = {"all": [{"event": "order_paid", "count": {"gte": 1, "lte": 9}},
+                          {"not": {"tag": "绿茶"}}]}  # fmt: skip
+    assert "EXCEPT" in _sql(definition)
+    members = set(audience_queryset(definition, now=NOW).values_list("pk", flat=True))
+    paid = set(Event.objects.filter(name="order_paid").values_list("customer", flat=True))
+    green = set(
+        Customer.objects.filter(customer_tags__tag__name="绿茶").values_list("pk", flat=True)
+    )
+    assert members == paid - green and audience_count(definition, now=NOW) == len(members)
