@@ -7,7 +7,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Count, Prefetch, ProtectedError
+from django.db.models import Count, OuterRef, Prefetch, ProtectedError, Subquery
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
@@ -30,6 +30,7 @@ from tags.models import (
     TagGroup,
     TagMapping,
     TagRule,
+    TagRuleRun,
     TagSource,
 )
 from tags.selectors import audience_members
@@ -269,8 +270,16 @@ def audience_detail(request, pk: int):
 @login_required
 @permission_required("tags.view_tagrule", raise_exception=True)
 def rule_list(request):
-    rules = TagRule.objects.select_related("tag__group", "created_by").prefetch_related("runs")
-    return render(request, "tags/rules.html", {"rules": rules.order_by("name")})
+    latest = TagRuleRun.objects.filter(rule=OuterRef("pk")).order_by("-started_at", "-id")
+    rules = list(
+        TagRule.objects.select_related("tag__group", "created_by")
+        .annotate(last_run_id=Subquery(latest.values("id")[:1]))
+        .order_by("name")
+    )
+    runs = TagRuleRun.objects.in_bulk([r.last_run_id for r in rules if r.last_run_id])
+    for rule in rules:
+        rule.last_run = runs.get(rule.last_run_id)
+    return render(request, "tags/rules.html", {"rules": rules})
 
 
 @login_required

@@ -92,7 +92,8 @@ def test_rule_pages_create_run_and_show_history(
     page = client.get(f"/tags/rules/{rule.pk}/")
     assert [(r.added, r.removed) for r in page.context["runs"]] == [(1, 0)]
     assert CustomerTag.objects.get().source == TagSource.RULE
-    assert "上海" in client.get("/tags/rules/").content.decode()
+    listing = client.get("/tags/rules/").content.decode()
+    assert "上海" in listing and "+1 / −0" in listing
 
 
 def test_bulk_tag_from_the_customer_list(client, operator, django_capture_on_commit_callbacks):
