@@ -7,7 +7,8 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Count, OuterRef, Prefetch, ProtectedError, Subquery
+from django.db.models import Count, Exists, OuterRef, Prefetch, ProtectedError, Subquery
+from django.db.models.functions import Coalesce
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
@@ -57,9 +58,16 @@ def _errors_to_form(form, exc: ValidationError) -> None:
 def tag_index(request):
     """Tag groups with their tags, how many customers carry each, and who created them."""
     search = request.GET.get("q", "").strip()
+    assigned = (
+        CustomerTag.objects.filter(tag=OuterRef("pk"))
+        .order_by()
+        .values("tag")
+        .annotate(n=Count("*"))
+        .values("n")
+    )
     tags = Tag.objects.annotate(
-        customer_count=Count("customer_tags", distinct=True),
-        mapping_count=Count("mappings", distinct=True),
+        customer_count=Coalesce(Subquery(assigned), 0),
+        mapped=Exists(TagMapping.objects.filter(tag=OuterRef("pk"))),
     ).select_related("created_by")
     if search:
         tags = tags.filter(name__icontains=search)
