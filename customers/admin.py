@@ -10,6 +10,7 @@ from customers.models import (
     ImportJob,
     MergeLog,
     Order,
+    PointsEntry,
     ScoringSettings,
     ValueCluster,
 )
@@ -169,3 +170,22 @@ class ValueClusterAdmin(admin.ModelAdmin):
     list_display = ["number", "name", "name_en", "size", "computed_at"]
     search_fields = ["name", "name_en"]
     readonly_fields = ["centroid", "computed_at"]
+
+
+@admin.register(PointsEntry)
+class PointsEntryAdmin(admin.ModelAdmin):
+    """The ledger is append-only: entries are read here, changed only through the services."""
+
+    list_display = ["customer", "kind", "points", "channel_account", "reason", "created_at"]
+    list_filter = ["kind", "channel_account", "created_at"]
+    search_fields = ["customer__name", "idempotency_key", "source_ref", "reason"]
+    raw_id_fields = ["customer"]
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_add_permission(self, request):
+        return False

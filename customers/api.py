@@ -2,13 +2,16 @@ from django.apps import apps
 from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema
 from rest_framework import status, viewsets
+from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
+from rest_framework.generics import get_object_or_404
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from customers.filters import CustomerFilterSet
 from customers.ingest import events_ingest, orders_ingest, parse_identities
 from customers.models import Customer
+from customers.points import PointsShort, points_earn, points_redeem
 from customers.selectors import customer_detail
 from customers.serializers import (
     BatchResultSerializer,
@@ -17,9 +20,13 @@ from customers.serializers import (
     CustomerUpsertSerializer,
     EventBatchSerializer,
     OrderBatchSerializer,
+    PointsChangeSerializer,
+    PointsEntrySerializer,
     UpsertResultSerializer,
 )
 from customers.services import customer_resolve
+
+POINTS_LEDGER = 100
 
 
 def _actor_label(request) -> str:
@@ -95,7 +102,66 @@ class OrderBatchView(BatchView):
         return super().post(request)
 
 
-class CustomerViewSet(viewsets.ReadOnlyModelViewSet):
+class CustomerPointsMixin:
+    """The member's points: balance and ledger, earn and redeem (idempotent)."""
+
+    def _customer(self, pk) -> Customer:
+        customer = get_object_or_404(Customer.objects.only("pk", "points_balance", "tier"), pk=pk)
+        self.check_object_permissions(self.request, customer)
+        return customer
+
+    @extend_schema(responses=PointsEntrySerializer(many=True))
+    @action(detail=True, methods=["get"])
+    def points(self, request, pk=None):
+        """Balance, tier and the latest ledger entries (newest first)."""
+        customer = self._customer(pk)
+        entries = customer.points_entries.select_related("channel_account")[:POINTS_LEDGER]
+        return Response(
+            {
+                "balance": customer.points_balance,
+                "tier": customer.tier,
+                "ledger": PointsEntrySerializer(entries, many=True).data,
+            }
+        )
+
+    @extend_schema(request=PointsChangeSerializer, responses=PointsEntrySerializer)
+    @action(detail=True, methods=["post"], url_path="points/earn")
+    def points_earn(self, request, pk=None):
+        """Add points (store systems, campaigns); a re-sent idempotency key earns nothing."""
+        return self._points_change(request, pk, points_earn)
+
+    @extend_schema(request=PointsChangeSerializer, responses=PointsEntrySerializer)
+    @action(detail=True, methods=["post"], url_path="points/redeem")
+    def points_redeem(self, request, pk=None):
+        """Take points off; 409 when the balance is short."""
+        return self._points_change(request, pk, points_redeem)
+
+    def _points_change(self, request, pk, change):
+        customer = self._customer(pk)
+        serializer = PointsChangeSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        try:
+            result = change(
+                customer=customer,
+                points=data["points"],
+                channel_account=data.get("channel"),
+                reason=data.get("reason", ""),
+                source_ref=data.get("source_ref", ""),
+                idempotency_key=data["idempotency_key"],
+                actor_label=_actor_label(request),
+            )
+        except PointsShort as exc:
+            return Response({"detail": exc.messages[0]}, status=status.HTTP_409_CONFLICT)
+        body = {
+            "entry": PointsEntrySerializer(result.entry).data,
+            "balance": result.balance,
+            "created": result.created,
+        }
+        return Response(body, status=status.HTTP_201_CREATED if result.created else 200)
+
+
+class CustomerViewSet(CustomerPointsMixin, viewsets.ReadOnlyModelViewSet):
     """Customers: list with the console's filters, and the 360° detail."""
 
     filterset_class = CustomerFilterSet

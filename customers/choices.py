@@ -146,3 +146,11 @@ EVENT_LABELS = {
     "coupon_redeem": _("使用优惠券"),
     "store_visit": _("到店"),
 }
+
+
+class PointsKind(models.TextChoices):
+    EARN = "earn", _("获得")
+    REDEEM = "redeem", _("兑换")
+    EXPIRE = "expire", _("过期")
+    ADJUST = "adjust", _("调整")
+    REVERSE = "reverse", _("冲回")

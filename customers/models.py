@@ -12,6 +12,7 @@ from customers.choices import (
     ImportStatus,
     Lifecycle,
     OrderStatus,
+    PointsKind,
     RfmSegment,
 )
 
@@ -328,3 +329,38 @@ class ValueCluster(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class PointsEntry(models.Model):
+    """One line of the points ledger (append-only). The balance is the sum of `points`,
+    kept on `Customer.points_balance` under a row lock by `customers.points`."""
+
+    customer = models.ForeignKey(
+        Customer, verbose_name=_("客户"), on_delete=models.CASCADE, related_name="points_entries"
+    )
+    kind = models.CharField(_("类型"), max_length=8, choices=PointsKind.choices)
+    points = models.IntegerField(_("积分"))  # signed: earned +, redeemed / expired −
+    channel_account = models.ForeignKey(
+        "channels.ChannelAccount",
+        verbose_name=_("渠道"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    reason = models.CharField(_("原因"), max_length=200, blank=True)
+    source_ref = models.CharField(_("来源单号"), max_length=100, blank=True)
+    idempotency_key = models.CharField(
+        _("幂等键"), max_length=100, null=True, blank=True, unique=True
+    )
+    actor_label = models.CharField(_("操作方"), max_length=100, blank=True)
+    created_at = models.DateTimeField(_("时间"), auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = _("积分流水")
+        verbose_name_plural = _("积分流水")
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["customer", "created_at"], name="points_customer_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} {self.points:+d}"

@@ -1,7 +1,7 @@
 from rest_framework import serializers
 
 from common.masking import display_email, display_identity_value, display_phone
-from customers.models import Consent, Customer, Event, Identity, Order
+from customers.models import Consent, Customer, Event, Identity, Order, PointsEntry
 
 
 class IdentityInputSerializer(serializers.Serializer):
@@ -176,3 +176,31 @@ class CustomerDetailSerializer(CustomerListSerializer):
         from customers.selectors import customer_timeline
 
         return EventSerializer(customer_timeline(customer=obj, limit=50), many=True).data
+
+
+class PointsEntrySerializer(serializers.ModelSerializer):
+    channel = serializers.CharField(source="channel_account.code", default=None, read_only=True)
+
+    class Meta:
+        model = PointsEntry
+        fields = ["id", "kind", "points", "channel", "reason", "source_ref", "idempotency_key",
+                  "actor_label", "created_at"]  # fmt: skip
+        read_only_fields = fields
+
+
+class PointsChangeSerializer(serializers.Serializer):
+    points = serializers.IntegerField(min_value=1, max_value=10_000_000)
+    channel = serializers.CharField(required=False, allow_blank=True, max_length=64)
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    source_ref = serializers.CharField(required=False, allow_blank=True, max_length=100)
+    idempotency_key = serializers.CharField(max_length=100)
+
+    def validate_channel(self, code):
+        from django.apps import apps
+
+        if not code:
+            return None
+        account = apps.get_model("channels", "ChannelAccount").objects.filter(code=code).first()
+        if account is None:
+            raise serializers.ValidationError(f"unknown channel account {code!r}")
+        return account

@@ -18,6 +18,7 @@ from common.models import AuditLog
 from customers.choices import REVENUE_STATUSES, ConsentStatus, Gender, IdentityKind
 from customers.identities import IdentityKey
 from customers.models import Consent, Customer, Event, Identity, MergeLog, Order
+from customers.points import points_balances_refresh
 from customers.signals import customer_merging
 
 logger = logging.getLogger(__name__)
@@ -316,6 +317,7 @@ def _merge_locked(
     survivor.save(update_fields=[*set(changed), "attributes", "updated_at"])
     Customer.objects.filter(pk__in=loser_ids).delete()
     customers_refresh_aggregates(customer_ids=[survivor.pk])
+    points_balances_refresh(customer_ids=[survivor.pk])  # the losers' ledgers moved over
     survivor.refresh_from_db()
     MergeLog.objects.create(
         survivor=survivor,

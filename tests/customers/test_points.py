@@ -1,0 +1,84 @@
+"""The points ledger: earn and redeem through the API, idempotency, no overdraft, merges."""
+
+import pytest
+
+from customers.models import Customer, PointsEntry
+from customers.points import PointsShort, points_earn, points_redeem
+from customers.services import customer_merge
+from tests.conftest import resolve
+
+pytestmark = pytest.mark.django_db
+
+
+def member(phone: str) -> Customer:
+    return resolve(("phone", phone, ""), name="会员")
+
+
+def test_earn_and_redeem_through_the_api(api, channels):
+    customer = member("13800000001")
+    url = f"/api/v1/customers/{customer.pk}/points"
+    earned = api.post(f"{url}/earn", {"points": 120, "channel": "app", "reason": "order",
+                                      "idempotency_key": "order-1"}, format="json")  # fmt: skip
+    assert earned.status_code == 201, earned.json()
+    assert earned.json()["balance"] == 120 and earned.json()["entry"]["channel"] == "app"
+    again = api.post(f"{url}/earn", {"points": 120, "channel": "app",
+                                     "idempotency_key": "order-1"}, format="json")  # fmt: skip
+    assert again.status_code == 200 and again.json()["created"] is False
+    assert again.json()["balance"] == 120 and PointsEntry.objects.count() == 1
+    spent = api.post(f"{url}/redeem", {"points": 100, "idempotency_key": "r-1"}, format="json")
+    assert spent.status_code == 201 and spent.json()["balance"] == 20
+    short = api.post(f"{url}/redeem", {"points": 21, "idempotency_key": "r-2"}, format="json")
+    assert short.status_code == 409 and "20" in short.json()["detail"]
+    ledger = api.get(f"{url}/").json()
+    assert ledger["balance"] == 20 == Customer.objects.get().points_balance
+    assert [e["points"] for e in ledger["ledger"]] == [-100, 120]
+
+
+@pytest.mark.parametrize(
+    "payload, field",
+    [
+        ({"points": 0, "idempotency_key": "k"}, "points"),
+        ({"points": "ten", "idempotency_key": "k"}, "points"),
+        ({"points": 5}, "idempotency_key"),
+        ({"points": 5, "channel": "nowhere", "idempotency_key": "k"}, "channel"),
+    ],
+)
+def test_bad_requests_are_400_and_write_nothing(api, channels, payload, field):
+    customer = member("13800000001")
+    response = api.post(f"/api/v1/customers/{customer.pk}/points/earn", payload, format="json")
+    assert response.status_code == 400 and field in response.json()
+    assert not PointsEntry.objects.exists()
+
+
+def test_a_key_reused_for_something_else_is_refused(api):
+    first, second = member("13800000001"), member("13800000002")
+    points_earn(customer=first, points=10, idempotency_key="k1")
+    response = api.post(
+        f"/api/v1/customers/{second.pk}/points/earn",
+        {"points": 10, "idempotency_key": "k1"},
+        format="json",
+    )
+    assert response.status_code == 400 and "idempotency_key" in response.json()
+    assert Customer.objects.get(pk=second.pk).points_balance == 0
+
+
+def test_analysts_read_but_cannot_post(analyst_api):
+    customer = member("13800000001")
+    assert analyst_api.get(f"/api/v1/customers/{customer.pk}/points/").status_code == 200
+    denied = analyst_api.post(
+        f"/api/v1/customers/{customer.pk}/points/earn",
+        {"points": 5, "idempotency_key": "k"},
+        format="json",
+    )
+    assert denied.status_code == 403
+
+
+def test_service_refuses_overdraft_and_merge_sums_the_ledgers():
+    a, b = member("13800000001"), member("13800000002")
+    points_earn(customer=a, points=50)
+    points_earn(customer=b, points=30)
+    with pytest.raises(PointsShort):
+        points_redeem(customer=b, points=31)
+    customer_merge(survivor_id=a.pk, other_ids=[b.pk])
+    survivor = Customer.objects.get()
+    assert survivor.points_balance == 80 and survivor.points_entries.count() == 2
