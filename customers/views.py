@@ -38,6 +38,7 @@ def _tag_choices() -> list:
 
 
 TIMELINE_PAGE = 30
+MEMBER_CARD_ENTRIES = 8
 
 
 class CustomerListView(FilteredListView):
@@ -133,6 +134,9 @@ def customer_profile(request, pk: int):
         "channel": channel,
         "channels_seen": [accounts[c] for c in sorted(seen_codes) if c in accounts],
         "merges": MergeLog.objects.filter(survivor=customer).order_by("-created_at")[:20],
+        "points_entries": list(
+            customer.points_entries.select_related("channel_account")[:MEMBER_CARD_ENTRIES]
+        ),
     }
     template = "customers/_timeline.html" if request.headers.get("HX-Request") else None
     return render(request, template or "customers/customer_detail.html", context)

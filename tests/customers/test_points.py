@@ -82,3 +82,13 @@ def test_service_refuses_overdraft_and_merge_sums_the_ledgers():
     customer_merge(survivor_id=a.pk, other_ids=[b.pk])
     survivor = Customer.objects.get()
     assert survivor.points_balance == 80 and survivor.points_entries.count() == 2
+
+
+def test_profile_shows_the_member_card(client, operator):
+    customer = member("13800000001")
+    points_earn(customer=customer, points=120, reason="注册礼")
+    points_redeem(customer=customer, points=20, reason="兑换包邮券")
+    client.force_login(operator)
+    page = client.get(f"/customers/{customer.pk}/").content.decode()
+    assert 'data-testid="points-balance">100<' in page
+    assert "注册礼" in page and "兑换包邮券" in page and "-20" in page
