@@ -124,25 +124,37 @@ class CustomerPointsMixin:
             }
         )
 
-    @extend_schema(request=PointsChangeSerializer, responses=PointsEntrySerializer)
-    @action(detail=True, methods=["post"], url_path="points/earn")
-    def points_earn(self, request, pk=None):
-        """Add points (store systems, campaigns); a re-sent idempotency key earns nothing."""
-        return self._points_change(request, pk, points_earn)
+
+class CustomerViewSet(CustomerPointsMixin, viewsets.ReadOnlyModelViewSet):
+    """Customers: list with the console's filters, and the 360° detail."""
+
+    filterset_class = CustomerFilterSet
+
+    def get_queryset(self):
+        return Customer.objects.order_by("-id").prefetch_related("customer_tags__tag")
+
+    def get_serializer_class(self):
+        return CustomerDetailSerializer if self.action == "retrieve" else CustomerListSerializer
+
+    def get_object(self):
+        obj = super().get_object()
+        return customer_detail(pk=obj.pk)
+
+
+class PointsChangeView(APIView):
+    """POST /api/v1/customers/<id>/points/earn|redeem (idempotent; 409 on a short balance)."""
+
+    queryset = Customer.objects.none()  # writes need customers.add_customer
+    change = None
 
     @extend_schema(request=PointsChangeSerializer, responses=PointsEntrySerializer)
-    @action(detail=True, methods=["post"], url_path="points/redeem")
-    def points_redeem(self, request, pk=None):
-        """Take points off; 409 when the balance is short."""
-        return self._points_change(request, pk, points_redeem)
-
-    def _points_change(self, request, pk, change):
-        customer = self._customer(pk)
+    def post(self, request, pk: int):
+        customer = get_object_or_404(Customer.objects.only("pk", "points_balance"), pk=pk)
         serializer = PointsChangeSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         try:
-            result = change(
+            result = type(self).change(
                 customer=customer,
                 points=data["points"],
                 channel_account=data.get("channel"),
@@ -161,17 +173,13 @@ class CustomerPointsMixin:
         return Response(body, status=status.HTTP_201_CREATED if result.created else 200)
 
 
-class CustomerViewSet(CustomerPointsMixin, viewsets.ReadOnlyModelViewSet):
-    """Customers: list with the console's filters, and the 360° detail."""
+class PointsEarnView(PointsChangeView):
+    """Add points (store systems, campaigns); a re-sent idempotency key earns nothing."""
 
-    filterset_class = CustomerFilterSet
+    change = staticmethod(points_earn)
 
-    def get_queryset(self):
-        return Customer.objects.order_by("-id").prefetch_related("customer_tags__tag")
 
-    def get_serializer_class(self):
-        return CustomerDetailSerializer if self.action == "retrieve" else CustomerListSerializer
+class PointsRedeemView(PointsChangeView):
+    """Take points off; 409 with a clear message when the balance is short."""
 
-    def get_object(self):
-        obj = super().get_object()
-        return customer_detail(pk=obj.pk)
+    change = staticmethod(points_redeem)

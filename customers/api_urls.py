@@ -10,15 +10,10 @@ urlpatterns = [
     path("customers/upsert", api.CustomerUpsertView.as_view(), name="api-customer-upsert"),
     path("events/batch", api.EventBatchView.as_view(), name="api-event-batch"),
     path("orders/batch", api.OrderBatchView.as_view(), name="api-order-batch"),
-    # the contract spells these without a trailing slash; the router's forms work too
-    path(
-        "customers/<int:pk>/points/earn",
-        api.CustomerViewSet.as_view({"post": "points_earn"}),
-        name="api-points-earn",
-    ),
+    path("customers/<int:pk>/points/earn", api.PointsEarnView.as_view(), name="api-points-earn"),
     path(
         "customers/<int:pk>/points/redeem",
-        api.CustomerViewSet.as_view({"post": "points_redeem"}),
+        api.PointsRedeemView.as_view(),
         name="api-points-redeem",
     ),
     *router.urls,
