@@ -53,7 +53,10 @@ class Customer(models.Model):
     value_cluster = models.CharField(
         _("价值分群"), max_length=40, blank=True, db_index=True, default="", db_default=""
     )
-    points_balance = models.IntegerField(_("积分余额"), default=0, db_default=0)
+    # points have one decimal place: the seeds' sign-in earns 0.5
+    points_balance = models.DecimalField(
+        _("积分余额"), max_digits=12, decimal_places=1, default=0, db_default=0
+    )
     tier = models.CharField(
         _("会员等级"), max_length=20, blank=True, db_index=True, default="", db_default=""
     )
@@ -339,7 +342,7 @@ class PointsEntry(models.Model):
         Customer, verbose_name=_("客户"), on_delete=models.CASCADE, related_name="points_entries"
     )
     kind = models.CharField(_("类型"), max_length=8, choices=PointsKind.choices)
-    points = models.IntegerField(_("积分"))  # signed: earned +, redeemed / expired −
+    points = models.DecimalField(_("积分"), max_digits=12, decimal_places=1)  # signed
     channel_account = models.ForeignKey(
         "channels.ChannelAccount",
         verbose_name=_("渠道"),
@@ -363,4 +366,4 @@ class PointsEntry(models.Model):
         indexes = [models.Index(fields=["customer", "created_at"], name="points_customer_idx")]
 
     def __str__(self) -> str:
-        return f"{self.customer_id} {self.points:+d}"
+        return f"{self.customer_id} {self.points:+}"

@@ -8,6 +8,7 @@ already made instead of earning or redeeming again.
 """
 
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -16,6 +17,8 @@ from django.utils.translation import gettext as _
 
 from customers.choices import PointsKind
 from customers.models import Customer, PointsEntry
+
+TENTH = Decimal("0.1")
 
 
 class PointsShort(ValidationError):
@@ -26,13 +29,13 @@ class PointsShort(ValidationError):
 class PointsResult:
     entry: PointsEntry
     created: bool
-    balance: int
+    balance: Decimal
 
 
 def points_earn(
     *,
     customer: Customer,
-    points: int,
+    points,
     channel_account=None,
     reason: str = "",
     source_ref: str = "",
@@ -55,7 +58,7 @@ def points_earn(
 def points_redeem(
     *,
     customer: Customer,
-    points: int,
+    points,
     channel_account=None,
     reason: str = "",
     source_ref: str = "",
@@ -75,13 +78,20 @@ def points_redeem(
     )
 
 
-def _positive(points) -> int:
-    if isinstance(points, bool) or not isinstance(points, int) or points <= 0:
-        raise ValidationError({"points": _("积分必须是正整数")})
-    return points
+def _positive(points) -> Decimal:
+    """A positive amount of points with at most one decimal place (0.5 for a sign-in)."""
+    try:
+        if isinstance(points, bool) or isinstance(points, float):
+            raise InvalidOperation
+        value = Decimal(str(points))
+    except (InvalidOperation, ValueError):
+        value = None
+    if value is None or not value.is_finite() or value <= 0 or value != value.quantize(TENTH):
+        raise ValidationError({"points": _("积分必须是正数，最多一位小数")})
+    return value
 
 
-def _post(*, customer: Customer, kind: str, points: int, idempotency_key, **fields) -> PointsResult:
+def _post(*, customer: Customer, kind: str, points: Decimal, idempotency_key, **fields):
     try:
         with transaction.atomic():
             locked = Customer.objects.select_for_update().only("pk", "points_balance")
@@ -122,7 +132,7 @@ def _replay(earlier: PointsEntry, customer, kind, points, balance) -> PointsResu
 
 def points_balances_refresh(*, customer_ids=None) -> int:
     """Set balances to the sum of their ledgers (after merges; a repair for drift)."""
-    from django.db.models import OuterRef, Subquery, Value
+    from django.db.models import DecimalField, OuterRef, Subquery, Value
     from django.db.models.functions import Coalesce
 
     total = (
@@ -135,4 +145,7 @@ def points_balances_refresh(*, customer_ids=None) -> int:
     customers = Customer.objects.all()
     if customer_ids is not None:
         customers = customers.filter(pk__in=list(customer_ids))
-    return customers.update(points_balance=Coalesce(Subquery(total), Value(0)))
+    decimal = DecimalField(max_digits=12, decimal_places=1)
+    return customers.update(
+        points_balance=Coalesce(Subquery(total, output_field=decimal), Value(Decimal(0)))
+    )

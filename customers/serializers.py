@@ -1,3 +1,5 @@
+from decimal import Decimal
+
 from rest_framework import serializers
 
 from common.masking import display_email, display_identity_value, display_phone
@@ -180,6 +182,9 @@ class CustomerDetailSerializer(CustomerListSerializer):
 
 class PointsEntrySerializer(serializers.ModelSerializer):
     channel = serializers.CharField(source="channel_account.code", default=None, read_only=True)
+    points = serializers.DecimalField(
+        max_digits=12, decimal_places=1, coerce_to_string=False, read_only=True
+    )
 
     class Meta:
         model = PointsEntry
@@ -189,7 +194,9 @@ class PointsEntrySerializer(serializers.ModelSerializer):
 
 
 class PointsChangeSerializer(serializers.Serializer):
-    points = serializers.IntegerField(min_value=1, max_value=10_000_000)
+    points = serializers.DecimalField(
+        max_digits=9, decimal_places=1, min_value=Decimal("0.1"), coerce_to_string=False
+    )
     channel = serializers.CharField(required=False, allow_blank=True, max_length=64)
     reason = serializers.CharField(required=False, allow_blank=True, max_length=200)
     source_ref = serializers.CharField(required=False, allow_blank=True, max_length=100)

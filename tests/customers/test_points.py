@@ -38,6 +38,7 @@ def test_earn_and_redeem_through_the_api(api, channels):
     "payload, field",
     [
         ({"points": 0, "idempotency_key": "k"}, "points"),
+        ({"points": 0.25, "idempotency_key": "k"}, "points"),
         ({"points": "ten", "idempotency_key": "k"}, "points"),
         ({"points": 5}, "idempotency_key"),
         ({"points": 5, "channel": "nowhere", "idempotency_key": "k"}, "channel"),
@@ -92,3 +93,17 @@ def test_profile_shows_the_member_card(client, operator):
     page = client.get(f"/customers/{customer.pk}/").content.decode()
     assert 'data-testid="points-balance">100<' in page
     assert "注册礼" in page and "兑换包邮券" in page and "-20" in page
+
+
+def test_half_points_for_a_sign_in(api):
+    customer = member("13800000001")
+    url = f"/api/v1/customers/{customer.pk}/points"
+    for day in range(3):
+        api.post(f"{url}/earn", {"points": 0.5, "reason": "签到", "idempotency_key": f"s{day}"},
+                 format="json")  # fmt: skip
+    assert api.get(f"{url}/").json()["balance"] == 1.5
+    with pytest.raises(PointsShort):
+        points_redeem(customer=customer, points=2)
+    with pytest.raises(Exception, match="一位小数"):
+        points_earn(customer=customer, points="0.05")
+    assert str(Customer.objects.get().points_balance) == "1.5"
