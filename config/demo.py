@@ -355,6 +355,7 @@ def demo_load(*, seed: int = 42, customers: int = 5000, progress=None) -> DemoSu
         done += len(batch)
         if progress:
             progress(done, len(events))
+    _points_rules()  # the seeds' earning rules, so the demo's orders earn points
     for start in range(0, len(orders), BATCH):  # the people are known by now
         batch = orders[start : start + BATCH]
         result = orders_ingest(rows=batch, actor_label="demo")
@@ -454,6 +455,19 @@ def _tags(people: list[Person], rng: random.Random) -> None:
         source = TagSource.CHANNEL_SYNC if group == "渠道来源" else TagSource.RULE
         customers_tag_bulk(customer_ids=ids, tag=_tag(group, name), source=source,
                            source_ref="demo")  # fmt: skip
+
+
+def _points_rules() -> None:
+    """移动电商多渠道整合: the app earns 1 point per yuan, stores 1.5 points per 2 yuan."""
+    from customers.models import PointsEarnRule
+
+    for code, name, rate in (
+        ("app", "App 消费每元 1 分", "1"),
+        ("store", "门店每 2 元 1.5 分", "0.75"),
+    ):
+        account = ChannelAccount.objects.filter(code=code).first()
+        if account and not PointsEarnRule.objects.filter(channel_account=account).exists():
+            PointsEarnRule.objects.create(name=name, channel_account=account, points_per_yuan=rate)
 
 
 # The seeds' audiences (docs/audiences.md), saved so the console opens on real examples.

@@ -10,6 +10,7 @@ from customers.models import (
     ImportJob,
     MergeLog,
     Order,
+    PointsEarnRule,
     PointsEntry,
     ScoringSettings,
     ValueCluster,
@@ -189,3 +190,10 @@ class PointsEntryAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+
+@admin.register(PointsEarnRule)
+class PointsEarnRuleAdmin(admin.ModelAdmin):
+    list_display = ["name", "channel_account", "points_per_yuan", "enabled"]
+    list_filter = ["enabled"]
+    search_fields = ["name"]

@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 from customers.choices import OrderStatus
 from customers.identities import IdentityKey, normalize_identity
 from customers.models import Event, Identity, Order
+from customers.points import points_for_orders
 from customers.services import (
     customer_resolve,
     customers_create_bulk,
@@ -430,4 +431,5 @@ def orders_ingest(*, rows: list, actor_label: str = "api") -> BatchResult:
     result.accepted = len(new)
     result.updated = len(changed)
     result.customer_ids = touched
+    points_for_orders(keys=list(valid))  # earn for paid orders, reverse refunded ones
     return result

@@ -367,3 +367,29 @@ class PointsEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.customer_id} {self.points:+}"
+
+
+class PointsEarnRule(models.Model):
+    """Points per yuan of paid orders on one channel (or on every channel without a rule)."""
+
+    name = models.CharField(_("名称"), max_length=100)
+    channel_account = models.OneToOneField(
+        "channels.ChannelAccount",
+        verbose_name=_("渠道"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        help_text=_("留空：适用于没有单独规则的渠道"),
+    )
+    points_per_yuan = models.DecimalField(_("每元积分"), max_digits=8, decimal_places=3)
+    enabled = models.BooleanField(_("启用"), default=True)
+    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("消费积分规则")
+        verbose_name_plural = _("消费积分规则")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name

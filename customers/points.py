@@ -8,7 +8,7 @@ already made instead of earning or redeeming again.
 """
 
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_DOWN, Decimal, InvalidOperation
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -100,7 +100,7 @@ def _post(*, customer: Customer, kind: str, points: Decimal, idempotency_key, **
                 earlier = PointsEntry.objects.filter(idempotency_key=idempotency_key).first()
                 if earlier is not None:
                     return _replay(earlier, customer, kind, points, locked.points_balance)
-            if points < 0 and locked.points_balance + points < 0:
+            if kind == PointsKind.REDEEM and locked.points_balance + points < 0:
                 raise PointsShort(
                     _("积分不足：余额 %(balance)s，需要 %(need)s")
                     % {"balance": locked.points_balance, "need": -points}
@@ -149,3 +149,60 @@ def points_balances_refresh(*, customer_ids=None) -> int:
     return customers.update(
         points_balance=Coalesce(Subquery(total, output_field=decimal), Value(Decimal(0)))
     )
+
+
+# --- earning from orders -------------------------------------------------------------------
+
+
+def points_for_orders(*, keys) -> int:
+    """Earn for paid orders and take back what refunded or cancelled ones earned.
+
+    `keys` are (channel account id, external id) of orders just written. Each order earns
+    once (key `order:<id>`) and is reversed once (`reverse:order:<id>`), however often it is
+    re-sent. Returns how many ledger entries were made.
+    """
+    from customers.choices import REVENUE_STATUSES, OrderStatus
+    from customers.models import Order, PointsEarnRule
+
+    rules = {r.channel_account_id: r for r in PointsEarnRule.objects.filter(enabled=True)}
+    if not rules or not keys:
+        return 0
+    by_channel: dict = {}
+    for channel_id, external_id in keys:
+        by_channel.setdefault(channel_id, []).append(external_id)
+    made = 0
+    for channel_id, external_ids in by_channel.items():
+        rule = rules.get(channel_id) or rules.get(None)
+        orders = Order.objects.filter(channel_account_id=channel_id, external_id__in=external_ids)
+        for order in orders.select_related("customer", "channel_account"):
+            if order.status in REVENUE_STATUSES and rule is not None:
+                points = (order.amount * rule.points_per_yuan).quantize(TENTH, ROUND_DOWN)
+                if points > 0:
+                    made += points_earn(
+                        customer=order.customer,
+                        points=points,
+                        channel_account=order.channel_account,
+                        reason=rule.name,
+                        source_ref=order.external_id,
+                        idempotency_key=f"order:{order.pk}",
+                        actor_label="order",
+                    ).created
+            elif order.status in (OrderStatus.REFUNDED, OrderStatus.CANCELLED):
+                made += _reverse_order(order)
+    return made
+
+
+def _reverse_order(order) -> bool:
+    earned = PointsEntry.objects.filter(idempotency_key=f"order:{order.pk}").first()
+    if earned is None:
+        return False
+    return _post(
+        customer=order.customer,
+        kind=PointsKind.REVERSE,
+        points=-earned.points,
+        channel_account_id=earned.channel_account_id,
+        reason=_("订单退款，冲回积分"),
+        source_ref=order.external_id,
+        idempotency_key=f"reverse:order:{order.pk}",
+        actor_label="order",
+    ).created

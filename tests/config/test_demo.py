@@ -8,8 +8,8 @@ from django.db.models import Count
 
 from channels.models import ChannelAccount
 from config.demo import demo_load
-from customers.models import Customer, Event, Identity, MergeLog, Order
-from tags.models import CustomerTag
+from customers.models import Customer, Event, Identity, MergeLog, Order, ValueCluster
+from tags.models import Audience, CustomerTag, TagRule
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -42,6 +42,15 @@ def test_demo_is_plausible_and_idempotent():
     assert Customer.objects.exclude(name="").count() == customers
     assert Customer.objects.filter(consents__status="revoked").exists()  # replied TD to SMS
     assert not Customer.objects.filter(lifecycle="").exists()
+    # the seeds' earning rules ran on the demo's app and store orders; refunds reversed
+    from customers.models import PointsEntry
+
+    earned = PointsEntry.objects.filter(kind="earn")
+    assert set(earned.values_list("channel_account__code", flat=True)) <= {"app", "store"}
+    assert earned.exists() and Customer.objects.filter(points_balance__gt=0).exists()
+    assert set(Audience.objects.values_list("name", flat=True)) >= {"高价值客户", "沉睡与流失"}
+    assert TagRule.objects.filter(runs__status="done").count() == 2
+    assert ValueCluster.objects.exists()
 
     before = (identity_set(), events, Order.objects.count(), CustomerTag.objects.count())
     again = StringIO()

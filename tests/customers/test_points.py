@@ -1,5 +1,7 @@
 """The points ledger: earn and redeem through the API, idempotency, no overdraft, merges."""
 
+from decimal import Decimal
+
 import pytest
 
 from customers.models import Customer, PointsEntry
@@ -107,3 +109,31 @@ def test_half_points_for_a_sign_in(api):
     with pytest.raises(Exception, match="一位小数"):
         points_earn(customer=customer, points="0.05")
     assert str(Customer.objects.get().points_balance) == "1.5"
+
+
+def test_paid_orders_earn_by_channel_and_refunds_reverse(api, channels):
+    from customers.models import PointsEarnRule
+
+    PointsEarnRule.objects.create(name="App 每元 1 分", channel_account=channels["app"],
+                                  points_per_yuan=1)  # fmt: skip
+    PointsEarnRule.objects.create(name="其他渠道 每 2 元 1.5 分", points_per_yuan="0.75")
+
+    def order(order_id, channel, amount, status="paid"):
+        return {"order_id": order_id, "amount": amount, "status": status, "channel": channel,
+                "paid_at": "2026-11-01T10:00:00+08:00",
+                "identities": [{"kind": "phone", "value": "13800000001"}]}  # fmt: skip
+
+    batch = [order("A-1", "app", "128.50"), order("T-1", "tmall", "99.90")]
+    api.post("/api/v1/orders/batch", {"orders": batch}, format="json")
+    api.post("/api/v1/orders/batch", {"orders": batch}, format="json")  # re-sent: no double
+    customer = Customer.objects.get()
+    assert customer.points_balance == Decimal("128.5") + Decimal("74.9")
+    points_redeem(customer=customer, points=200)
+    refund = [order("A-1", "app", "128.50", status="refunded")]
+    api.post("/api/v1/orders/batch", {"orders": refund}, format="json")
+    api.post("/api/v1/orders/batch", {"orders": refund}, format="json")
+    customer.refresh_from_db()
+    kinds = list(customer.points_entries.order_by("id").values_list("kind", "points"))
+    assert kinds == [("earn", Decimal("128.5")), ("earn", Decimal("74.9")),
+                     ("redeem", Decimal("-200.0")), ("reverse", Decimal("-128.5"))]  # fmt: skip
+    assert customer.points_balance == Decimal("-125.1")  # the refund takes back what was spent
