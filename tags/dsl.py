@@ -9,8 +9,9 @@ Nodes: `all` / `any` (lists of nodes), `not` (a node), `attr` (profile field or
 `attributes.<key>` with an operator), `tag` (a name or id; or `{"any"|"all"|"none": [...]}`),
 `event` (name, optional `within` or `between`, `where` on properties, and one of `count`,
 `sum`, `avg`, `first`, `last`), `identity` (a kind, optional `scope`), `consent` (a channel,
-optional `status`). Every node becomes a `Q` on `Customer`: conditions on related rows are
-`Exists` subqueries, so the whole tree is one SQL statement.
+optional `status`). Every node becomes a `Q` on `Customer`; conditions on related rows are
+sets of customer ids (subqueries) that combine as UNION, IN, anti-joins or EXCEPT, so the
+whole tree is one SQL statement (docs/audiences.md, "How it runs").
 
 Errors name the path in the tree and what is wrong, e.g.
 `all[2].event.within: expected a duration like 30d, 12h or 90m`.
