@@ -347,6 +347,7 @@ def demo_load(*, seed: int = 42, customers: int = 5000, progress=None) -> DemoSu
     plans = [_plan_person(p, random.Random(f"{seed}:{p.index}"), today, seed) for p in people]
     events = sorted((e for plan in plans for e in plan.events), key=lambda e: e["occurred_at"])
     orders = sorted((o for plan in plans for o in plan.orders), key=lambda o: o["paid_at"])
+    _points_rules()  # the seeds' earning rules, so the demo's orders and sign-ins earn
     done = 0
     for batch in _weekly(events, BATCH, "occurred_at"):
         result = events_ingest(rows=batch, actor_label="demo")
@@ -355,7 +356,6 @@ def demo_load(*, seed: int = 42, customers: int = 5000, progress=None) -> DemoSu
         done += len(batch)
         if progress:
             progress(done, len(events))
-    _points_rules()  # the seeds' earning rules, so the demo's orders earn points
     for start in range(0, len(orders), BATCH):  # the people are known by now
         batch = orders[start : start + BATCH]
         result = orders_ingest(rows=batch, actor_label="demo")
@@ -458,8 +458,19 @@ def _tags(people: list[Person], rng: random.Random) -> None:
 
 
 def _points_rules() -> None:
-    """移动电商多渠道整合: the app earns 1 point per yuan, stores 1.5 points per 2 yuan."""
-    from customers.models import PointsEarnRule
+    """移动电商多渠道整合: the app earns 1 point per yuan, stores 1.5 points per 2 yuan, a
+    sign-in in the WeChat mini program 0.5 point (once a day)."""
+    from customers.models import PointsEarnRule, PointsEventRule
+
+    mini = ChannelAccount.objects.filter(code="mini").first()
+    if mini and not PointsEventRule.objects.filter(event_name="sign_in").exists():
+        PointsEventRule.objects.create(
+            name="小程序签到 0.5 分",
+            event_name="sign_in",
+            channel_account=mini,
+            points="0.5",
+            daily_cap="0.5",
+        )
 
     for code, name, rate in (
         ("app", "App 消费每元 1 分", "1"),

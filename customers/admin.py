@@ -12,6 +12,7 @@ from customers.models import (
     Order,
     PointsEarnRule,
     PointsEntry,
+    PointsEventRule,
     ScoringSettings,
     ValueCluster,
 )
@@ -197,3 +198,11 @@ class PointsEarnRuleAdmin(admin.ModelAdmin):
     list_display = ["name", "channel_account", "points_per_yuan", "enabled"]
     list_filter = ["enabled"]
     search_fields = ["name"]
+
+
+@admin.register(PointsEventRule)
+class PointsEventRuleAdmin(admin.ModelAdmin):
+    list_display = ["name", "event_name", "channel_account", "points", "daily_cap", "monthly_cap",
+                    "enabled"]  # fmt: skip
+    list_filter = ["enabled", "event_name"]
+    search_fields = ["name", "event_name"]

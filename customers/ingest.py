@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 from customers.choices import OrderStatus
 from customers.identities import IdentityKey, normalize_identity
 from customers.models import Event, Identity, Order
-from customers.points import points_for_orders
+from customers.points import points_for_events, points_for_orders
 from customers.services import (
     customer_resolve,
     customers_create_bulk,
@@ -282,6 +282,12 @@ def events_ingest(*, rows: list, actor_label: str = "api") -> BatchResult:
             ignore_conflicts=True,
         )
         _touch_seen(fresh, customer_ids)
+    points_for_events(  # behaviour rules (sign-in, share…); nothing to do without rules
+        rows=[
+            (customer_id, c["name"], c["channel"].pk, c["occurred_at"], c["source_id"])
+            for c, customer_id in zip(fresh, customer_ids, strict=True)
+        ]
+    )
     result.accepted = len(fresh)
     result.customer_ids = set(customer_ids)
     return result

@@ -393,3 +393,36 @@ class PointsEarnRule(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class PointsEventRule(models.Model):
+    """Points for a behaviour (sign_in, share, review, join_group…), with daily/monthly caps."""
+
+    name = models.CharField(_("名称"), max_length=100)
+    event_name = models.CharField(_("事件"), max_length=64, db_index=True)
+    channel_account = models.ForeignKey(
+        "channels.ChannelAccount",
+        verbose_name=_("渠道"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        help_text=_("留空：任意渠道"),
+    )
+    points = models.DecimalField(_("每次积分"), max_digits=8, decimal_places=1)
+    daily_cap = models.DecimalField(
+        _("每日上限"), max_digits=8, decimal_places=1, null=True, blank=True
+    )
+    monthly_cap = models.DecimalField(
+        _("每月上限"), max_digits=10, decimal_places=1, null=True, blank=True
+    )
+    enabled = models.BooleanField(_("启用"), default=True)
+    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("行为积分规则")
+        verbose_name_plural = _("行为积分规则")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name

@@ -13,6 +13,7 @@ from decimal import ROUND_DOWN, Decimal, InvalidOperation
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F, Sum
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from customers.choices import PointsKind
@@ -27,7 +28,7 @@ class PointsShort(ValidationError):
 
 @dataclass
 class PointsResult:
-    entry: PointsEntry
+    entry: PointsEntry | None  # None: a capped earning had nothing left to give
     created: bool
     balance: Decimal
 
@@ -91,7 +92,8 @@ def _positive(points) -> Decimal:
     return value
 
 
-def _post(*, customer: Customer, kind: str, points: Decimal, idempotency_key, **fields):
+def _post(*, customer: Customer, kind: str, points: Decimal, idempotency_key, cap=None, **fields):
+    """`cap(customer)`, evaluated under the row lock, bounds what may still be earned."""
     try:
         with transaction.atomic():
             locked = Customer.objects.select_for_update().only("pk", "points_balance")
@@ -100,6 +102,10 @@ def _post(*, customer: Customer, kind: str, points: Decimal, idempotency_key, **
                 earlier = PointsEntry.objects.filter(idempotency_key=idempotency_key).first()
                 if earlier is not None:
                     return _replay(earlier, customer, kind, points, locked.points_balance)
+            if cap is not None:
+                points = min(points, cap(locked))
+                if points <= 0:
+                    return PointsResult(None, False, locked.points_balance)
             if kind == PointsKind.REDEEM and locked.points_balance + points < 0:
                 raise PointsShort(
                     _("积分不足：余额 %(balance)s，需要 %(need)s")
@@ -206,3 +212,60 @@ def _reverse_order(order) -> bool:
         idempotency_key=f"reverse:order:{order.pk}",
         actor_label="order",
     ).created
+
+
+# --- earning from behaviour ----------------------------------------------------------------
+
+
+def points_for_events(*, rows) -> int:
+    """Earn by the behaviour rules for events just written.
+
+    `rows` are (customer id, event name, channel account id, occurred at, source id). An event
+    with a source id earns once however often it is re-sent; daily and monthly caps count
+    what the rule already gave the customer that (local) day or month.
+    """
+    from customers.models import PointsEventRule
+
+    rules: dict = {}
+    for rule in PointsEventRule.objects.filter(enabled=True).select_related("channel_account"):
+        rules.setdefault(rule.event_name, []).append(rule)
+    made = 0
+    for customer_id, name, channel_id, occurred_at, source_id in rows if rules else ():
+        for rule in rules.get(name, ()):
+            if rule.channel_account_id not in (None, channel_id):
+                continue
+            day = timezone.localtime(occurred_at).date()
+            key = f"event:{channel_id}:{source_id}:{rule.pk}" if source_id else None
+            if key and PointsEntry.objects.filter(idempotency_key=key).exists():
+                continue  # re-sent: it earned (or was capped) the first time
+            made += _post(
+                customer=Customer(pk=customer_id),
+                kind=PointsKind.EARN,
+                points=rule.points,
+                idempotency_key=key,
+                cap=_caps(rule, day),
+                channel_account_id=channel_id,
+                reason=rule.name,
+                source_ref=f"event-rule:{rule.pk}:{day.isoformat()}",
+                actor_label="event",
+            ).created
+    return made
+
+
+def _caps(rule, day):
+    def room(customer: Customer) -> Decimal:
+        prefix = f"event-rule:{rule.pk}:"
+        given = PointsEntry.objects.filter(customer=customer, kind=PointsKind.EARN)
+        left = rule.points
+        for cap, stamp in (
+            (rule.daily_cap, day.isoformat()),
+            (rule.monthly_cap, day.isoformat()[:7]),
+        ):
+            if cap is not None:
+                so_far = given.filter(source_ref__startswith=prefix + stamp).aggregate(
+                    s=Sum("points")
+                )
+                left = min(left, cap - (so_far["s"] or 0))
+        return left
+
+    return room

@@ -137,3 +137,28 @@ def test_paid_orders_earn_by_channel_and_refunds_reverse(api, channels):
     assert kinds == [("earn", Decimal("128.5")), ("earn", Decimal("74.9")),
                      ("redeem", Decimal("-200.0")), ("reverse", Decimal("-128.5"))]  # fmt: skip
     assert customer.points_balance == Decimal("-125.1")  # the refund takes back what was spent
+
+
+def test_sign_ins_earn_half_a_point_capped_per_day(api, channels):
+    from customers.models import PointsEventRule
+
+    PointsEventRule.objects.create(name="公众号签到 0.5 分", event_name="sign_in",
+                                   channel_account=channels["oa"], points="0.5",
+                                   daily_cap="0.5", monthly_cap="1.0")  # fmt: skip
+
+    def sign_in(event_id, when, channel="oa"):
+        return {"event_id": event_id, "name": "sign_in", "occurred_at": when, "channel": channel,
+                "identities": [{"kind": "phone", "value": "13800000001"}]}  # fmt: skip
+
+    batch = [
+        sign_in("s1", "2026-11-01T09:00:00+08:00"),
+        sign_in("s2", "2026-11-01T20:00:00+08:00"),  # same day: capped
+        sign_in("s3", "2026-11-02T09:00:00+08:00"),
+        sign_in("s4", "2026-11-03T09:00:00+08:00"),  # the month's 1.0 is reached
+        sign_in("s5", "2026-11-03T10:00:00+08:00", channel="app"),  # another channel: no rule
+    ]
+    assert api.post("/api/v1/events/batch", {"events": batch}, format="json").status_code == 200
+    api.post("/api/v1/events/batch", {"events": batch}, format="json")  # re-sent: nothing more
+    customer = Customer.objects.get()
+    assert customer.points_balance == Decimal("1.0")
+    assert list(customer.points_entries.values_list("points", flat=True)) == [Decimal("0.5")] * 2
