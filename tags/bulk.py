@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from tags.models import BulkAction, CustomerTag, RunStatus, Tag, TagBulkJob, TagSource
+from tags.services import customers_tag_bulk
 
 CHUNK = 1_000
 MAX_SELECTED = 10_000
@@ -96,24 +97,13 @@ def _apply(job: TagBulkJob, chunk: list[int]) -> int:
     if job.action == BulkAction.REMOVE:
         deleted, _by_model = CustomerTag.objects.filter(tag=job.tag, customer_id__in=chunk).delete()
         return deleted
-    have = set(
-        CustomerTag.objects.filter(tag=job.tag, customer_id__in=chunk).values_list(
-            "customer_id", flat=True
-        )
+    return customers_tag_bulk(
+        customer_ids=chunk,
+        tag=job.tag,
+        source=TagSource.MANUAL,
+        actor=job.actor,
+        source_ref=f"bulk:{job.pk}",
     )
-    rows = [
-        CustomerTag(
-            customer_id=cid,
-            tag=job.tag,
-            source=TagSource.MANUAL,
-            source_ref=f"bulk:{job.pk}",
-            added_by=job.actor,
-        )
-        for cid in chunk
-        if cid not in have
-    ]
-    CustomerTag.objects.bulk_create(rows, ignore_conflicts=True)
-    return len(rows)
 
 
 def tag_bulk_fail(*, job_id: int, error: str) -> None:

@@ -6,8 +6,7 @@ by hand or by other sources are never removed by a rule.
 """
 
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
-from django.db.models import F
+from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -21,7 +20,7 @@ from tags.models import (
     TagRuleRun,
     TagSource,
 )
-from tags.services import _definition_clean
+from tags.services import _definition_clean, customers_insert_select
 
 
 def rule_source_ref(rule: TagRule) -> str:
@@ -94,24 +93,17 @@ def tag_rule_run(*, rule: TagRule, trigger: str = RuleSchedule.MANUAL, now=None)
 
 def _tag_matching(rule: TagRule, matched, now) -> int:
     """One INSERT … SELECT: matching customers without the tag get it, source = this rule."""
-    sql, params = matched.annotate(member_id=F("pk")).values("member_id").query.sql_with_params()
-    table = connection.ops.quote_name(CustomerTag._meta.db_table)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {table} (customer_id, tag_id, source, source_ref, created_at) "
-            f"SELECT matched.member_id, %s, %s, %s, %s FROM ({sql}) matched "
-            f"WHERE NOT EXISTS (SELECT 1 FROM {table} ct "
-            f"WHERE ct.customer_id = matched.member_id AND ct.tag_id = %s)",
-            [
-                rule.tag_id,
-                TagSource.RULE.value,
-                rule_source_ref(rule),
-                connection.ops.adapt_datetimefield_value(now),
-                *params,
-                rule.tag_id,
-            ],
-        )
-        return cursor.rowcount
+    return customers_insert_select(
+        model=CustomerTag,
+        customers=matched,
+        values={
+            "tag_id": rule.tag_id,
+            "source": TagSource.RULE.value,
+            "source_ref": rule_source_ref(rule),
+            "created_at": now,
+        },
+        unless={"tag_id": rule.tag_id},
+    )
 
 
 def tag_rules_run_nightly() -> list[TagRuleRun]:

@@ -237,14 +237,45 @@ def audience_refresh(*, audience: Audience) -> int:
 
 
 def _members_freeze(audience: Audience, members, now) -> int:
-    """One INSERT … SELECT: the audience's query feeds its membership rows directly."""
-    sql, params = members.annotate(member_id=F("pk")).values("member_id").query.sql_with_params()
-    table = connection.ops.quote_name(AudienceMember._meta.db_table)
+    """The audience's query feeds its membership rows directly."""
+    return customers_insert_select(
+        model=AudienceMember,
+        customers=members,
+        values={"audience_id": audience.pk, "added_at": now},
+    )
+
+
+def customers_insert_select(*, model, customers, values: dict, unless: dict | None = None) -> int:
+    """One INSERT … SELECT: a `model` row per customer the queryset selects, with the constant
+    `values`; `unless` (column → value) leaves out customers that already have such a row.
+    Returns how many rows were written."""
+    from datetime import datetime
+
+    sql, params = customers.annotate(member_id=F("pk")).values("member_id").query.sql_with_params()
+    quote = connection.ops.quote_name
+    table = quote(model._meta.db_table)
+
+    def adapt(value):
+        if isinstance(value, datetime):
+            return connection.ops.adapt_datetimefield_value(value)
+        return value
+
+    columns = ", ".join(quote(c) for c in ("customer_id", *values))
+    marks = ", ".join(["%s"] * len(values))
+    where, where_params = "", []
+    if unless:
+        where = (
+            f" WHERE NOT EXISTS (SELECT 1 FROM {table} existing WHERE "
+            f"existing.customer_id = matched.member_id"
+            + "".join(f" AND existing.{quote(c)} = %s" for c in unless)
+            + ")"
+        )
+        where_params = [adapt(v) for v in unless.values()]
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {table} (audience_id, customer_id, added_at) "
-            f"SELECT %s, matched.member_id, %s FROM ({sql}) matched",
-            [audience.pk, connection.ops.adapt_datetimefield_value(now), *params],
+            f"INSERT INTO {table} ({columns}) SELECT matched.member_id, {marks} "
+            f"FROM ({sql}) matched{where}",
+            [*(adapt(v) for v in values.values()), *params, *where_params],
         )
         return cursor.rowcount
 
