@@ -4,6 +4,16 @@ from django.utils.translation import gettext_lazy as _
 
 # name → (task, crontab fields, description)
 PERIODIC_TASKS = {
+    "customers: expire points (nightly)": (
+        "customers.points_expire",
+        {"minute": "10", "hour": "0"},
+        _("每晚让到期积分过期，并刷新“即将过期积分”"),
+    ),
+    "customers: member tiers (nightly)": (
+        "customers.tiers_refresh",
+        {"minute": "20", "hour": "0"},
+        _("每晚按滚动周期重算会员等级（自动升降级）"),
+    ),
     "customers: lifecycle & RFM (nightly)": (
         "customers.score_customers",
         {"minute": "30", "hour": "2"},

@@ -1,5 +1,6 @@
 """Quanyu settings: every deploy-specific value comes from the environment (config/env.py)."""
 
+import importlib.util
 from pathlib import Path
 
 from django.utils.translation import gettext_lazy as _
@@ -102,7 +103,11 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "/static/"
-STATICFILES_DIRS = [BASE_DIR / "static"]
+# plotly.js is served from the plotly package itself (static/plotly/plotly.min.js), offline
+STATICFILES_DIRS = [
+    BASE_DIR / "static",
+    ("plotly", Path(importlib.util.find_spec("plotly").origin).parent / "package_data"),
+]
 STATIC_ROOT = VAR_DIR / "staticfiles"
 STATIC_ROOT.mkdir(exist_ok=True)
 MEDIA_URL = "/media/"

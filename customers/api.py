@@ -10,8 +10,15 @@ from rest_framework.views import APIView
 
 from customers.filters import CustomerFilterSet
 from customers.ingest import events_ingest, orders_ingest, parse_identities
-from customers.models import Customer
-from customers.points import PointsShort, points_earn, points_redeem
+from customers.membership import RedemptionRefused, redemption_create
+from customers.models import Customer, MemberTier
+from customers.points import (
+    PointsResult,
+    PointsShort,
+    points_earn,
+    points_earn_for_amount,
+    points_redeem,
+)
 from customers.selectors import customer_detail
 from customers.serializers import (
     BatchResultSerializer,
@@ -19,9 +26,13 @@ from customers.serializers import (
     CustomerListSerializer,
     CustomerUpsertSerializer,
     EventBatchSerializer,
+    MemberPointsSerializer,
     OrderBatchSerializer,
     PointsChangeSerializer,
+    PointsEarnSerializer,
     PointsEntrySerializer,
+    PointsRedeemSerializer,
+    RedemptionSerializer,
     UpsertResultSerializer,
 )
 from customers.services import customer_resolve
@@ -103,26 +114,28 @@ class OrderBatchView(BatchView):
 
 
 class CustomerPointsMixin:
-    """The member's points: balance and ledger, earn and redeem (idempotent)."""
+    """The member's points: balance, tier, expiring points, ledger and redemptions."""
 
-    def _customer(self, pk) -> Customer:
-        customer = get_object_or_404(Customer.objects.only("pk", "points_balance", "tier"), pk=pk)
-        self.check_object_permissions(self.request, customer)
-        return customer
-
-    @extend_schema(responses=PointsEntrySerializer(many=True))
+    @extend_schema(responses=MemberPointsSerializer)
     @action(detail=True, methods=["get"])
     def points(self, request, pk=None):
-        """Balance, tier and the latest ledger entries (newest first)."""
-        customer = self._customer(pk)
-        entries = customer.points_entries.select_related("channel_account")[:POINTS_LEDGER]
-        return Response(
-            {
-                "balance": customer.points_balance,
-                "tier": customer.tier,
-                "ledger": PointsEntrySerializer(entries, many=True).data,
-            }
-        )
+        """Balance, tier and the latest ledger entries and redemptions (newest first)."""
+        customer = get_object_or_404(Customer, pk=pk)
+        self.check_object_permissions(self.request, customer)
+        tier = MemberTier.objects.filter(code=customer.tier).first()
+        data = {
+            "balance": customer.points_balance,
+            "tier": customer.tier,
+            "tier_name": tier.name if tier else "",
+            "tier_score": customer.tier_score,
+            "expiring": customer.points_expiring,
+            "next_expiry_at": customer.points_expire_at,
+            "ledger": customer.points_entries.select_related("channel_account")[:POINTS_LEDGER],
+            "redemptions": customer.redemptions.select_related("item", "channel_account")[
+                :POINTS_LEDGER
+            ],
+        }
+        return Response(MemberPointsSerializer(data).data)
 
 
 class CustomerViewSet(CustomerPointsMixin, viewsets.ReadOnlyModelViewSet):
@@ -145,41 +158,67 @@ class PointsChangeView(APIView):
     """POST /api/v1/customers/<id>/points/earn|redeem (idempotent; 409 on a short balance)."""
 
     queryset = Customer.objects.none()  # writes need customers.add_customer
-    change = None
+    serializer_class = PointsChangeSerializer
 
-    @extend_schema(request=PointsChangeSerializer, responses=PointsEntrySerializer)
     def post(self, request, pk: int):
         customer = get_object_or_404(Customer.objects.only("pk", "points_balance"), pk=pk)
-        serializer = PointsChangeSerializer(data=request.data)
+        serializer = self.serializer_class(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
+        common = {
+            "customer": customer,
+            "channel_account": data.get("channel"),
+            "idempotency_key": data["idempotency_key"],
+            "actor_label": _actor_label(request),
+        }
         try:
-            result = type(self).change(
-                customer=customer,
-                points=data["points"],
-                channel_account=data.get("channel"),
-                reason=data.get("reason", ""),
-                source_ref=data.get("source_ref", ""),
-                idempotency_key=data["idempotency_key"],
-                actor_label=_actor_label(request),
-            )
-        except PointsShort as exc:
+            return self.change(data, common)
+        except (PointsShort, RedemptionRefused) as exc:
             return Response({"detail": exc.messages[0]}, status=status.HTTP_409_CONFLICT)
+
+    def answer(self, result, **extra) -> Response:
         body = {
             "entry": PointsEntrySerializer(result.entry).data,
             "balance": result.balance,
             "created": result.created,
+            **extra,
         }
         return Response(body, status=status.HTTP_201_CREATED if result.created else 200)
 
 
 class PointsEarnView(PointsChangeView):
-    """Add points (store systems, campaigns); a re-sent idempotency key earns nothing."""
+    """Add points, or the points a purchase `amount` earns on the channel (store tills); a
+    re-sent idempotency key earns nothing."""
 
-    change = staticmethod(points_earn)
+    serializer_class = PointsEarnSerializer
+
+    @extend_schema(request=PointsEarnSerializer, responses=PointsEntrySerializer)
+    def post(self, request, pk: int):
+        return super().post(request, pk)
+
+    def change(self, data, common) -> Response:
+        reason = {"reason": data.get("reason", ""), "source_ref": data.get("source_ref", "")}
+        if data.get("amount") is not None:
+            result = points_earn_for_amount(amount=data["amount"], **reason, **common)
+        else:
+            result = points_earn(points=data["points"], **reason, **common)
+        return self.answer(result)
 
 
 class PointsRedeemView(PointsChangeView):
-    """Take points off; 409 with a clear message when the balance is short."""
+    """Take points off, or redeem a reward `item` (stock, channel and limit checked); 409
+    with a clear message when the balance is short or the item is sold out."""
 
-    change = staticmethod(points_redeem)
+    serializer_class = PointsRedeemSerializer
+
+    @extend_schema(request=PointsRedeemSerializer, responses=PointsEntrySerializer)
+    def post(self, request, pk: int):
+        return super().post(request, pk)
+
+    def change(self, data, common) -> Response:
+        if data.get("item") is not None:
+            made = redemption_create(item=data["item"], **common)
+            result = PointsResult(made.redemption.entry, made.created, made.balance)
+            return self.answer(result, redemption=RedemptionSerializer(made.redemption).data)
+        reason = {"reason": data.get("reason", ""), "source_ref": data.get("source_ref", "")}
+        return self.answer(points_redeem(points=data["points"], **reason, **common))

@@ -154,3 +154,32 @@ class PointsKind(models.TextChoices):
     EXPIRE = "expire", _("过期")
     ADJUST = "adjust", _("调整")
     REVERSE = "reverse", _("冲回")
+
+
+class PointsRounding(models.TextChoices):
+    DOWN_TENTH = "down_tenth", _("保留一位小数（舍去）")
+    DOWN_WHOLE = "down_whole", _("取整（舍去）")
+    HALF_UP_WHOLE = "half_up_whole", _("取整（四舍五入）")
+
+
+class ExpiryPolicy(models.TextChoices):
+    NEVER = "never", _("永久有效")
+    END_OF_NEXT_YEAR = "end_of_next_year", _("次年年底过期")
+    AFTER_MONTHS = "after_months", _("获得后 N 个月过期")
+
+
+class TierBasis(models.TextChoices):
+    POINTS = "points", _("滚动周期内获得的积分")
+    SPEND = "spend", _("滚动周期内的消费金额")
+
+
+class RewardKind(models.TextChoices):
+    COUPON = "coupon", _("优惠券")
+    FREE_SHIPPING = "free_shipping", _("包邮券")
+    MERCHANDISE = "merchandise", _("实物商品")
+
+
+class RedemptionStatus(models.TextChoices):
+    PENDING = "pending", _("待发放")
+    FULFILLED = "fulfilled", _("已发放")
+    CANCELLED = "cancelled", _("已取消（积分退回）")

@@ -1,11 +1,16 @@
+from decimal import Decimal
+
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from customers.choices import (
     ConsentChannel,
     ConsentStatus,
+    ExpiryPolicy,
     Gender,
     IdentityKind,
     ImportKind,
@@ -13,7 +18,11 @@ from customers.choices import (
     Lifecycle,
     OrderStatus,
     PointsKind,
+    PointsRounding,
+    RedemptionStatus,
+    RewardKind,
     RfmSegment,
+    TierBasis,
 )
 
 
@@ -60,6 +69,15 @@ class Customer(models.Model):
     tier = models.CharField(
         _("会员等级"), max_length=20, blank=True, db_index=True, default="", db_default=""
     )
+    # what counts towards the tier over the rolling window (points earned, or spend)
+    tier_score = models.DecimalField(
+        _("等级成长值"), max_digits=14, decimal_places=2, default=0, db_default=0
+    )
+    # kept with the balance by customers.points, so the DSL and content can name them
+    points_expiring = models.DecimalField(
+        _("即将过期积分"), max_digits=12, decimal_places=1, default=0, db_default=0
+    )
+    points_expire_at = models.DateTimeField(_("最近积分过期时间"), null=True, blank=True)
     total_orders = models.PositiveIntegerField(_("订单数"), default=0)
     total_revenue = models.DecimalField(_("累计消费"), max_digits=14, decimal_places=2, default=0)
     last_order_at = models.DateTimeField(_("最近下单"), null=True, blank=True)
@@ -357,13 +375,25 @@ class PointsEntry(models.Model):
         _("幂等键"), max_length=100, null=True, blank=True, unique=True
     )
     actor_label = models.CharField(_("操作方"), max_length=100, blank=True)
-    created_at = models.DateTimeField(_("时间"), auto_now_add=True, db_index=True)
+    # business time (an order's payment, an event): months on the dashboard, expiry dates
+    occurred_at = models.DateTimeField(_("发生时间"), default=timezone.now, db_index=True)
+    # a positive entry is a lot: what is left of it is spent first-to-expire, then expires
+    expires_at = models.DateTimeField(_("过期时间"), null=True, blank=True)
+    remaining = models.DecimalField(
+        _("剩余可用"), max_digits=12, decimal_places=1, default=0, db_default=0
+    )
+    created_at = models.DateTimeField(_("记账时间"), auto_now_add=True, db_index=True)
 
     class Meta:
         verbose_name = _("积分流水")
         verbose_name_plural = _("积分流水")
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["customer", "created_at"], name="points_customer_idx")]
+        indexes = [
+            models.Index(fields=["customer", "created_at"], name="points_customer_idx"),
+            models.Index(
+                fields=["expires_at"], name="points_open_lot_idx", condition=Q(remaining__gt=0)
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.customer_id} {self.points:+}"
@@ -383,6 +413,9 @@ class PointsEarnRule(models.Model):
         help_text=_("留空：适用于没有单独规则的渠道"),
     )
     points_per_yuan = models.DecimalField(_("每元积分"), max_digits=8, decimal_places=3)
+    rounding = models.CharField(
+        _("取整"), max_length=16, choices=PointsRounding.choices, default=PointsRounding.DOWN_TENTH
+    )
     enabled = models.BooleanField(_("启用"), default=True)
     created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
 
@@ -426,3 +459,160 @@ class PointsEventRule(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class MembershipSettings(models.Model):
+    """How points expire and how tiers are earned (one row, edited on the rules page)."""
+
+    expiry_policy = models.CharField(
+        _("积分有效期"), max_length=20, choices=ExpiryPolicy.choices,
+        default=ExpiryPolicy.END_OF_NEXT_YEAR,
+    )  # fmt: skip
+    expiry_months = models.PositiveSmallIntegerField(
+        _("有效月数"), default=12, help_text=_("“获得后 N 个月过期”时使用")
+    )
+    reminder_days = models.PositiveSmallIntegerField(
+        _("过期提醒天数"), default=30, help_text=_("“即将过期积分”统计 N 天内到期的积分")
+    )
+    tier_basis = models.CharField(
+        _("等级依据"), max_length=10, choices=TierBasis.choices, default=TierBasis.POINTS
+    )
+    tier_window_months = models.PositiveSmallIntegerField(_("滚动周期（月）"), default=12)
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("会员设置")
+        verbose_name_plural = _("会员设置")
+
+    def __str__(self) -> str:
+        return str(self._meta.verbose_name)
+
+    @classmethod
+    def load(cls) -> "MembershipSettings":
+        obj, _created = cls.objects.get_or_create(pk=1)
+        return obj
+
+
+class MemberTier(models.Model):
+    """A membership tier: reached by a rolling score, with benefits and an earning multiplier."""
+
+    code = models.SlugField(_("代码"), max_length=20, unique=True)
+    name = models.CharField(_("名称"), max_length=40)
+    threshold = models.DecimalField(
+        _("门槛"), max_digits=14, decimal_places=2, unique=True,
+        help_text=_("滚动周期内的积分或消费金额达到即升级，低于即降级"),
+    )  # fmt: skip
+    earn_multiplier = models.DecimalField(
+        _("积分倍率"), max_digits=4, decimal_places=2, default=1,
+        validators=[MinValueValidator(Decimal("0.1")), MaxValueValidator(Decimal("10"))],
+    )  # fmt: skip
+    benefits = models.TextField(_("权益"), blank=True, help_text=_("每行一条"))
+    color = models.CharField(_("颜色"), max_length=7, default="#adb5bd")
+
+    class Meta:
+        verbose_name = _("会员等级")
+        verbose_name_plural = _("会员等级")
+        ordering = ["threshold"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def benefit_list(self) -> list[str]:
+        return [line.strip() for line in self.benefits.splitlines() if line.strip()]
+
+
+class PointsPromotion(models.Model):
+    """A campaign period that multiplies what rules earn (双倍积分), on one or every channel."""
+
+    name = models.CharField(_("名称"), max_length=100)
+    multiplier = models.DecimalField(
+        _("倍率"), max_digits=4, decimal_places=2,
+        validators=[MinValueValidator(Decimal("1")), MaxValueValidator(Decimal("10"))],
+    )  # fmt: skip
+    channel_account = models.ForeignKey(
+        "channels.ChannelAccount", verbose_name=_("渠道"), null=True, blank=True,
+        on_delete=models.CASCADE, related_name="+", help_text=_("留空：所有渠道"),
+    )  # fmt: skip
+    starts_at = models.DateTimeField(_("开始"))
+    ends_at = models.DateTimeField(_("结束"))
+    enabled = models.BooleanField(_("启用"), default=True)
+
+    class Meta:
+        verbose_name = _("积分倍率活动")
+        verbose_name_plural = _("积分倍率活动")
+        ordering = ["-starts_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(ends_at__gt=F("starts_at")), name="promotion_ends_after_start"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class RewardItem(models.Model):
+    """Something members redeem points for, with stock and the channels that offer it."""
+
+    name = models.CharField(_("名称"), max_length=100)
+    kind = models.CharField(_("类型"), max_length=16, choices=RewardKind.choices)
+    description = models.CharField(_("说明"), max_length=300, blank=True)
+    points_price = models.DecimalField(
+        _("所需积分"), max_digits=10, decimal_places=1,
+        validators=[MinValueValidator(Decimal("0.1"))],
+    )  # fmt: skip
+    stock = models.PositiveIntegerField(_("库存"), null=True, blank=True, help_text=_("留空：不限"))
+    per_customer_limit = models.PositiveSmallIntegerField(
+        _("每人限兑"), null=True, blank=True, help_text=_("留空：不限")
+    )
+    channel_accounts = models.ManyToManyField(
+        "channels.ChannelAccount", verbose_name=_("可兑换渠道"), blank=True, related_name="+",
+        help_text=_("留空：所有渠道"),
+    )  # fmt: skip
+    enabled = models.BooleanField(_("上架"), default=True)
+    redeemed_count = models.PositiveIntegerField(_("已兑换"), default=0)
+    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("兑换商品")
+        verbose_name_plural = _("兑换商品")
+        ordering = ["points_price", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Redemption(models.Model):
+    """A member's redemption of a reward item: the points it cost and where it stands."""
+
+    customer = models.ForeignKey(
+        Customer, verbose_name=_("客户"), on_delete=models.CASCADE, related_name="redemptions"
+    )
+    item = models.ForeignKey(
+        RewardItem, verbose_name=_("兑换商品"), on_delete=models.PROTECT, related_name="redemptions"
+    )
+    channel_account = models.ForeignKey(
+        "channels.ChannelAccount", verbose_name=_("渠道"), null=True, blank=True,
+        on_delete=models.SET_NULL, related_name="+",
+    )  # fmt: skip
+    points = models.DecimalField(_("积分"), max_digits=10, decimal_places=1)
+    status = models.CharField(
+        _("状态"), max_length=12, choices=RedemptionStatus.choices,
+        default=RedemptionStatus.PENDING, db_index=True,
+    )  # fmt: skip
+    entry = models.OneToOneField(
+        PointsEntry, verbose_name=_("积分流水"), on_delete=models.PROTECT, related_name="+"
+    )
+    note = models.CharField(_("备注"), max_length=200, blank=True)
+    actor_label = models.CharField(_("操作方"), max_length=100, blank=True)
+    created_at = models.DateTimeField(_("兑换时间"), auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("兑换订单")
+        verbose_name_plural = _("兑换订单")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.item} → {self.customer_id}"

@@ -1,9 +1,19 @@
 from decimal import Decimal
 
+from django.utils.translation import gettext as _
 from rest_framework import serializers
 
 from common.masking import display_email, display_identity_value, display_phone
-from customers.models import Consent, Customer, Event, Identity, Order, PointsEntry
+from customers.models import (
+    Consent,
+    Customer,
+    Event,
+    Identity,
+    Order,
+    PointsEntry,
+    Redemption,
+    RewardItem,
+)
 
 
 class IdentityInputSerializer(serializers.Serializer):
@@ -189,18 +199,23 @@ class PointsEntrySerializer(serializers.ModelSerializer):
     class Meta:
         model = PointsEntry
         fields = ["id", "kind", "points", "channel", "reason", "source_ref", "idempotency_key",
-                  "actor_label", "created_at"]  # fmt: skip
+                  "actor_label", "occurred_at", "expires_at", "created_at"]  # fmt: skip
         read_only_fields = fields
 
 
 class PointsChangeSerializer(serializers.Serializer):
+    """Earn or redeem: `points`, or what they stand for (`amount` of a purchase, an `item`)."""
+
     points = serializers.DecimalField(
-        max_digits=9, decimal_places=1, min_value=Decimal("0.1"), coerce_to_string=False
-    )
+        max_digits=9, decimal_places=1, min_value=Decimal("0.1"), coerce_to_string=False,
+        required=False,
+    )  # fmt: skip
     channel = serializers.CharField(required=False, allow_blank=True, max_length=64)
     reason = serializers.CharField(required=False, allow_blank=True, max_length=200)
     source_ref = serializers.CharField(required=False, allow_blank=True, max_length=100)
     idempotency_key = serializers.CharField(max_length=100)
+    # the field that may stand in for `points`: `amount` on earn, `item` on redeem
+    alternative = ""
 
     def validate_channel(self, code):
         from django.apps import apps
@@ -211,3 +226,51 @@ class PointsChangeSerializer(serializers.Serializer):
         if account is None:
             raise serializers.ValidationError(f"unknown channel account {code!r}")
         return account
+
+    def validate(self, data):
+        given = [name for name in ("points", self.alternative) if data.get(name) is not None]
+        if len(given) != 1:
+            message = _("请给出 points 或 %(other)s 其中之一") % {"other": self.alternative}
+            raise serializers.ValidationError({"points": [message]})
+        return data
+
+
+class PointsEarnSerializer(PointsChangeSerializer):
+    amount = serializers.DecimalField(
+        max_digits=12, decimal_places=2, min_value=Decimal("0.01"), coerce_to_string=False,
+        required=False, help_text="yuan paid; earns by the channel's rule and multipliers",
+    )  # fmt: skip
+    alternative = "amount"
+
+
+class PointsRedeemSerializer(PointsChangeSerializer):
+    item = serializers.PrimaryKeyRelatedField(
+        queryset=RewardItem.objects.all(), required=False, help_text="reward item id"
+    )
+    alternative = "item"
+
+
+class RedemptionSerializer(serializers.ModelSerializer):
+    item_name = serializers.CharField(source="item.name", read_only=True)
+    channel = serializers.CharField(source="channel_account.code", default=None, read_only=True)
+    points = serializers.DecimalField(
+        max_digits=10, decimal_places=1, coerce_to_string=False, read_only=True
+    )
+
+    class Meta:
+        model = Redemption
+        fields = ["id", "item", "item_name", "channel", "points", "status", "note", "created_at"]
+        read_only_fields = fields
+
+
+class MemberPointsSerializer(serializers.Serializer):
+    """GET /customers/<id>/points/: balance, tier, expiring points and the ledger."""
+
+    balance = serializers.DecimalField(max_digits=12, decimal_places=1, coerce_to_string=False)
+    tier = serializers.CharField()
+    tier_name = serializers.CharField(allow_blank=True)
+    tier_score = serializers.DecimalField(max_digits=14, decimal_places=2, coerce_to_string=False)
+    expiring = serializers.DecimalField(max_digits=12, decimal_places=1, coerce_to_string=False)
+    next_expiry_at = serializers.DateTimeField(allow_null=True)
+    ledger = PointsEntrySerializer(many=True)
+    redemptions = RedemptionSerializer(many=True)

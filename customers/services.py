@@ -18,7 +18,7 @@ from common.models import AuditLog
 from customers.choices import REVENUE_STATUSES, ConsentStatus, Gender, IdentityKind
 from customers.identities import IdentityKey
 from customers.models import Consent, Customer, Event, Identity, MergeLog, Order
-from customers.points import points_balances_refresh
+from customers.points import points_after_merge, points_balances_refresh
 from customers.signals import customer_merging
 
 logger = logging.getLogger(__name__)
@@ -318,6 +318,7 @@ def _merge_locked(
     Customer.objects.filter(pk__in=loser_ids).delete()
     customers_refresh_aggregates(customer_ids=[survivor.pk])
     points_balances_refresh(customer_ids=[survivor.pk])  # the losers' ledgers moved over
+    points_after_merge(customer_ids=[survivor.pk])
     survivor.refresh_from_db()
     MergeLog.objects.create(
         survivor=survivor,

@@ -23,3 +23,21 @@ def value_clusters_task() -> int:
     from customers.clusters import value_clusters_compute
 
     return value_clusters_compute()
+
+
+@shared_task(name="customers.points_expire")
+def points_expire_task() -> int:
+    """Nightly: expire what is left of lots past their date; refresh "expiring soon"."""
+    from customers.points import points_expire, points_expiring_refresh
+
+    made = points_expire()
+    points_expiring_refresh()  # the reminder window moved on by a day for everyone
+    return made
+
+
+@shared_task(name="customers.tiers_refresh")
+def tiers_refresh_task() -> int:
+    """Nightly: rolling-window tier scores, members graded up or down."""
+    from customers.membership import tiers_refresh
+
+    return tiers_refresh()

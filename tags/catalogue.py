@@ -18,7 +18,7 @@ from customers.choices import (
     Lifecycle,
     RfmSegment,
 )
-from customers.models import Customer, Event, ValueCluster
+from customers.models import Customer, Event, MemberTier, ValueCluster
 from tags.dsl import DATE_FIELDS, DATETIME_FIELDS, FIELD_ALIASES, NUMBER_FIELDS, TEXT_FIELDS
 
 EVENT_SAMPLE = 5_000
@@ -50,6 +50,8 @@ def _fields() -> list[dict]:
             entry["choices"] = [[value, str(text)] for value, text in CHOICES[name]]
         elif name == "value_cluster":
             entry["choices"] = [[c.name, c.name] for c in ValueCluster.objects.all()]
+        elif name == "tier":
+            entry["choices"] = [[t.code, t.name] for t in MemberTier.objects.all()]
         fields.append(entry)
     return sorted(fields, key=lambda f: f["label"])
 

@@ -54,10 +54,11 @@ COMPARATORS = ("eq", "ne", "gt", "gte", "lt", "lte", "between")
 TEXT_FIELDS = {"name", "gender", "city", "province", "phone", "email", "lifecycle", "rfm_segment",
                "value_cluster", "tier"}  # fmt: skip
 NUMBER_FIELDS = {"rfm_recency", "rfm_frequency", "rfm_monetary", "total_orders", "total_revenue",
-                 "points_balance"}  # fmt: skip
+                 "points_balance", "points_expiring", "tier_score"}  # fmt: skip
 FIELD_ALIASES = {"points": "points_balance"}
 DATE_FIELDS = {"birthday"}
-DATETIME_FIELDS = {"last_order_at", "first_seen_at", "last_seen_at", "created_at"}
+DATETIME_FIELDS = {"last_order_at", "first_seen_at", "last_seen_at", "created_at",
+                   "points_expire_at"}  # fmt: skip
 ATTR_FIELDS = TEXT_FIELDS | NUMBER_FIELDS | DATE_FIELDS | DATETIME_FIELDS
 DURATION = re.compile(r"^(\d{1,6})\s*([mhd])$")
 UNITS = {"m": "minutes", "h": "hours", "d": "days"}
