@@ -24,6 +24,7 @@ urlpatterns = [
     path("settings/", views.settings_view, name="settings"),
     path("", include("common.urls")),
     path("customers/", include("customers.urls")),
+    path("membership/", include("customers.membership_urls")),
     path("tags/", include("tags.urls")),
     path("channels/", include("channels.urls")),
     path("", include("campaigns.urls")),

@@ -1,7 +1,16 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from common.forms import BootstrapMixin
 from customers.choices import ImportKind
+from customers.models import (
+    MembershipSettings,
+    MemberTier,
+    PointsEarnRule,
+    PointsEventRule,
+    PointsPromotion,
+    RewardItem,
+)
 
 
 class ImportForm(forms.Form):
@@ -82,3 +91,104 @@ class ScoringSettingsForm(forms.Form):
         if active and churn and churn <= active:
             self.add_error("churn_days", _("流失天数必须大于活跃天数"))
         return data
+
+
+# --- membership ----------------------------------------------------------------------------
+
+
+class MembershipSettingsForm(BootstrapMixin, forms.ModelForm):
+    class Meta:
+        model = MembershipSettings
+        fields = ["expiry_policy", "expiry_months", "reminder_days", "tier_basis",
+                  "tier_window_months"]  # fmt: skip
+
+
+class MemberTierForm(BootstrapMixin, forms.ModelForm):
+    class Meta:
+        model = MemberTier
+        fields = ["code", "name", "threshold", "earn_multiplier", "benefits", "color"]
+        widgets = {"benefits": forms.Textarea(attrs={"rows": 4}),
+                   "color": forms.TextInput(attrs={"type": "color"})}  # fmt: skip
+
+
+class PointsEarnRuleForm(BootstrapMixin, forms.ModelForm):
+    class Meta:
+        model = PointsEarnRule
+        fields = ["name", "channel_account", "points_per_yuan", "rounding", "enabled"]
+
+
+class PointsEventRuleForm(BootstrapMixin, forms.ModelForm):
+    class Meta:
+        model = PointsEventRule
+        fields = ["name", "event_name", "channel_account", "points", "daily_cap", "monthly_cap",
+                  "enabled"]  # fmt: skip
+
+    def clean_points(self):
+        points = self.cleaned_data["points"]
+        if points is not None and points <= 0:
+            raise forms.ValidationError(_("积分必须大于 0"))
+        return points
+
+
+class PointsPromotionForm(BootstrapMixin, forms.ModelForm):
+    class Meta:
+        model = PointsPromotion
+        fields = ["name", "multiplier", "channel_account", "starts_at", "ends_at", "enabled"]
+        widgets = {
+            "starts_at": forms.DateTimeInput(attrs={"type": "datetime-local"}),
+            "ends_at": forms.DateTimeInput(attrs={"type": "datetime-local"}),
+        }
+
+    def clean(self):
+        data = super().clean()
+        if data.get("starts_at") and data.get("ends_at") and data["ends_at"] <= data["starts_at"]:
+            self.add_error("ends_at", _("结束时间必须晚于开始时间"))
+        return data
+
+
+class RewardItemForm(BootstrapMixin, forms.ModelForm):
+    class Meta:
+        model = RewardItem
+        fields = ["name", "kind", "description", "points_price", "stock", "per_customer_limit",
+                  "channel_accounts", "enabled"]  # fmt: skip
+        widgets = {"channel_accounts": forms.SelectMultiple(attrs={"size": 6})}
+
+
+class RedeemForm(BootstrapMixin, forms.Form):
+    """Redeem a reward item for a member from the member card."""
+
+    item = forms.ModelChoiceField(label=_("兑换商品"), queryset=None)
+    channel_account = forms.ModelChoiceField(label=_("兑换渠道"), queryset=None, required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["item"].queryset = RewardItem.objects.filter(enabled=True)
+        self.fields["item"].label_from_instance = lambda item: _("%(name)s（%(points)s 积分）") % {
+            "name": item.name, "points": f"{item.points_price.normalize():f}"}  # fmt: skip
+        self.fields["channel_account"].queryset = _accounts()
+
+
+class PointsAdjustForm(BootstrapMixin, forms.Form):
+    """A staff adjustment: signed points and a reason (audit logged)."""
+
+    points = forms.DecimalField(
+        label=_("调整积分"), max_digits=9, decimal_places=1,
+        help_text=_("正数增加，负数扣减，最多一位小数"),
+    )  # fmt: skip
+    reason = forms.CharField(label=_("原因"), max_length=200)
+
+    def clean_points(self):
+        points = self.cleaned_data["points"]
+        if points == 0:
+            raise forms.ValidationError(_("调整积分不能为 0"))
+        return points
+
+
+class RedemptionCancelForm(BootstrapMixin, forms.Form):
+    reason = forms.CharField(label=_("取消原因"), max_length=200)
+
+
+def _accounts():
+    from django.apps import apps
+
+    return apps.get_model("channels", "ChannelAccount").objects.order_by("name")

@@ -88,3 +88,64 @@ def customer_overview(*, days: int = 30) -> dict:
         "lifecycle": [(v, label, lifecycle.get(v, 0)) for v, label in Lifecycle.choices],
         "days": days,
     }
+
+
+# --- membership ----------------------------------------------------------------------------
+
+
+def points_flow(*, start, end, channel_account_id: int | None = None) -> list[dict]:
+    """Ledger totals by month, kind and channel for [start, end): one GROUP BY."""
+    from django.db.models import Count, Sum
+    from django.db.models.functions import TruncMonth
+
+    from customers.models import PointsEntry
+
+    entries = PointsEntry.objects.filter(occurred_at__gte=start, occurred_at__lt=end)
+    if channel_account_id:
+        entries = entries.filter(channel_account_id=channel_account_id)
+    return list(
+        entries.annotate(month=TruncMonth("occurred_at"))
+        .values("month", "kind", "channel_account")
+        .annotate(points=Sum("points"), entries=Count("id"))
+        .order_by("month", "kind", "channel_account")
+    )
+
+
+def points_liability() -> dict:
+    """What members hold now: points outstanding, members holding them, expiring soon."""
+    from django.db.models import Count, Q, Sum
+
+    totals = Customer.objects.filter(points_balance__gt=0).aggregate(
+        outstanding=Sum("points_balance"),
+        members=Count("id"),
+        expiring=Sum("points_expiring"),
+        expiring_members=Count("id", filter=Q(points_expiring__gt=0)),
+    )
+    return {key: value or 0 for key, value in totals.items()}
+
+
+def tier_distribution() -> list[tuple]:
+    """(tier, members) for every tier, lowest first, members without a tier first of all."""
+    from django.db.models import Count
+
+    from customers.models import MemberTier
+
+    counts = dict(Customer.objects.values_list("tier").annotate(n=Count("id")).order_by())
+    tiers = list(MemberTier.objects.all())
+    return [(None, counts.get("", 0))] + [(tier, counts.get(tier.code, 0)) for tier in tiers]
+
+
+def reward_ranking(*, start, end, limit: int = 10) -> list[dict]:
+    """The most redeemed reward items in [start, end) (cancelled ones not counted)."""
+    from django.db.models import Count, Sum
+
+    from customers.choices import RedemptionStatus
+    from customers.models import Redemption
+
+    return list(
+        Redemption.objects.filter(created_at__gte=start, created_at__lt=end)
+        .exclude(status=RedemptionStatus.CANCELLED)
+        .values("item", "item__name", "item__kind", "item__stock")
+        .annotate(redemptions=Count("id"), points=Sum("points"))
+        .order_by("-redemptions", "item")[:limit]
+    )

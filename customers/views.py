@@ -17,6 +17,7 @@ from customers.exports import customers_export_csv
 from customers.filters import CustomerFilterSet
 from customers.forms import ImportForm
 from customers.imports import import_errors_csv, import_job_start, import_template_csv
+from customers.membership_views import member_card_context
 from customers.models import Customer, ImportJob, MergeLog, ValueCluster
 from customers.selectors import (
     customer_detail,
@@ -38,7 +39,6 @@ def _tag_choices() -> list:
 
 
 TIMELINE_PAGE = 30
-MEMBER_CARD_ENTRIES = 8
 
 
 class CustomerListView(FilteredListView):
@@ -134,9 +134,9 @@ def customer_profile(request, pk: int):
         "channel": channel,
         "channels_seen": [accounts[c] for c in sorted(seen_codes) if c in accounts],
         "merges": MergeLog.objects.filter(survivor=customer).order_by("-created_at")[:20],
-        "points_entries": list(
-            customer.points_entries.select_related("channel_account")[:MEMBER_CARD_ENTRIES]
-        ),
+        "member_card": member_card_context(customer)
+        if request.user.has_perm("customers.view_pointsentry")
+        else None,
     }
     template = "customers/_timeline.html" if request.headers.get("HX-Request") else None
     return render(request, template or "customers/customer_detail.html", context)

@@ -4,6 +4,7 @@ from django import forms
 from django.apps import apps
 from django.utils.translation import gettext_lazy as _
 
+from common.forms import BootstrapMixin
 from tags.models import (
     AudienceKind,
     BulkAction,
@@ -17,29 +18,6 @@ from tags.models import (
 
 # which platform tags each kind of channel account has
 PLATFORM_OF_KIND = {"wecom": TagPlatform.WECOM_CORP_TAG, "wechat_oa": TagPlatform.OA_TAG}
-
-
-class BootstrapMixin:
-    """Bootstrap classes on every widget, `is-invalid` on fields with errors."""
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        for field in self.fields.values():
-            widget = field.widget
-            if isinstance(widget, forms.CheckboxInput):
-                css = "form-check-input"
-            elif isinstance(widget, forms.Select):
-                css = "form-select"
-            else:
-                css = "form-control"
-            widget.attrs["class"] = f"{widget.attrs.get('class', '')} {css}".strip()
-
-    def full_clean(self):
-        super().full_clean()
-        for name in self.errors:
-            if name in self.fields:
-                widget = self.fields[name].widget
-                widget.attrs["class"] = f"{widget.attrs.get('class', '')} is-invalid"
 
 
 class TagGroupForm(BootstrapMixin, forms.ModelForm):

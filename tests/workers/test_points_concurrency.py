@@ -46,3 +46,48 @@ def test_parallel_redemptions_never_overdraw(transactional_db):
     assert 10 <= redeemed <= total // 10
     assert customer.points_balance == total - 10 * redeemed == sum(e.points for e in entries)
     assert customer.points_balance >= 0
+
+
+def _redeem_item(worker: int, barrier) -> None:
+    from customers.membership import RedemptionRefused, redemption_create
+    from customers.models import RewardItem
+    from customers.points import PointsShort
+
+    connections.close_all()
+    item = RewardItem.objects.get()
+    members = list(Customer.objects.filter(name__startswith="兑换").order_by("pk"))
+    barrier.wait()
+    for customer in members:
+        for _sent in range(2):  # the second is a re-send with the same key
+            try:
+                redemption_create(
+                    customer=customer, item=item, idempotency_key=f"item-{customer.pk}-{worker}"
+                )
+            except (RedemptionRefused, PointsShort):
+                pass
+    connections.close_all()
+
+
+@pytest.mark.worker
+def test_parallel_item_redemptions_never_oversell_or_overdraw(transactional_db):
+    if not is_postgres():
+        pytest.skip("row locks across processes are a PostgreSQL property; SQLite serialises")
+    from customers.choices import RewardKind
+    from customers.models import Redemption, RewardItem
+    from customers.points import points_earn
+
+    item = RewardItem.objects.create(
+        name="联名马克杯", kind=RewardKind.MERCHANDISE, points_price=40, stock=7
+    )
+    members = [Customer.objects.create(name=f"兑换{i}") for i in range(3)]
+    for customer in members:  # each can afford two mugs (90 points), not three
+        points_earn(customer=customer, points=90, idempotency_key=f"open-{customer.pk}")
+    run_in_processes(_redeem_item)  # 4 processes × 3 members, 12 tries for 7 mugs
+    item.refresh_from_db()
+    made = Redemption.objects.filter(item=item)
+    assert made.count() == 6 and item.stock == 1 and item.redeemed_count == 6
+    for customer in members:
+        customer.refresh_from_db()
+        assert made.filter(customer=customer).count() == 2
+        assert customer.points_balance == 10
+        assert customer.points_balance == sum(e.points for e in customer.points_entries.all())
