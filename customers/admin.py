@@ -8,11 +8,16 @@ from customers.models import (
     Event,
     Identity,
     ImportJob,
+    MembershipSettings,
+    MemberTier,
     MergeLog,
     Order,
     PointsEarnRule,
     PointsEntry,
     PointsEventRule,
+    PointsPromotion,
+    Redemption,
+    RewardItem,
     ScoringSettings,
     ValueCluster,
 )
@@ -178,8 +183,9 @@ class ValueClusterAdmin(admin.ModelAdmin):
 class PointsEntryAdmin(admin.ModelAdmin):
     """The ledger is append-only: entries are read here, changed only through the services."""
 
-    list_display = ["customer", "kind", "points", "channel_account", "reason", "created_at"]
-    list_filter = ["kind", "channel_account", "created_at"]
+    list_display = ["customer", "kind", "points", "remaining", "expires_at", "channel_account",
+                    "reason", "occurred_at"]  # fmt: skip
+    list_filter = ["kind", "channel_account", "occurred_at"]
     search_fields = ["customer__name", "idempotency_key", "source_ref", "reason"]
     raw_id_fields = ["customer"]
 
@@ -195,7 +201,7 @@ class PointsEntryAdmin(admin.ModelAdmin):
 
 @admin.register(PointsEarnRule)
 class PointsEarnRuleAdmin(admin.ModelAdmin):
-    list_display = ["name", "channel_account", "points_per_yuan", "enabled"]
+    list_display = ["name", "channel_account", "points_per_yuan", "rounding", "enabled"]
     list_filter = ["enabled"]
     search_fields = ["name"]
 
@@ -206,3 +212,49 @@ class PointsEventRuleAdmin(admin.ModelAdmin):
                     "enabled"]  # fmt: skip
     list_filter = ["enabled", "event_name"]
     search_fields = ["name", "event_name"]
+
+
+@admin.register(MembershipSettings)
+class MembershipSettingsAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "expiry_policy", "reminder_days", "tier_basis", "updated_at"]
+
+    def has_add_permission(self, request):
+        return not MembershipSettings.objects.exists()
+
+
+@admin.register(MemberTier)
+class MemberTierAdmin(admin.ModelAdmin):
+    list_display = ["name", "code", "threshold", "earn_multiplier"]
+    search_fields = ["name", "code"]
+
+
+@admin.register(PointsPromotion)
+class PointsPromotionAdmin(admin.ModelAdmin):
+    list_display = ["name", "multiplier", "channel_account", "starts_at", "ends_at", "enabled"]
+    list_filter = ["enabled"]
+    search_fields = ["name"]
+
+
+@admin.register(RewardItem)
+class RewardItemAdmin(admin.ModelAdmin):
+    list_display = ["name", "kind", "points_price", "stock", "redeemed_count", "enabled"]
+    list_filter = ["kind", "enabled"]
+    search_fields = ["name"]
+    filter_horizontal = ["channel_accounts"]
+    readonly_fields = ["redeemed_count"]
+
+
+@admin.register(Redemption)
+class RedemptionAdmin(admin.ModelAdmin):
+    """Redemptions change status through the console (fulfil, cancel with points returned)."""
+
+    list_display = ["id", "customer", "item", "channel_account", "points", "status", "created_at"]
+    list_filter = ["status", "item", "channel_account"]
+    search_fields = ["customer__name", "item__name", "note"]
+    raw_id_fields = ["customer"]
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_add_permission(self, request):
+        return False

@@ -145,6 +145,7 @@ EVENT_LABELS = {
     "coupon_claim": _("领取优惠券"),
     "coupon_redeem": _("使用优惠券"),
     "store_visit": _("到店"),
+    "tier_changed": _("会员等级变化"),
 }
 
 

@@ -163,9 +163,12 @@ class RedeemForm(BootstrapMixin, forms.Form):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["item"].queryset = RewardItem.objects.filter(enabled=True)
+        self.fields["item"].empty_label = _("选择兑换商品…")
         self.fields["item"].label_from_instance = lambda item: _("%(name)s（%(points)s 积分）") % {
             "name": item.name, "points": f"{item.points_price.normalize():f}"}  # fmt: skip
         self.fields["channel_account"].queryset = _accounts()
+        self.fields["channel_account"].label_from_instance = lambda account: account.name
+        self.fields["channel_account"].empty_label = _("（不限渠道）")
 
 
 class PointsAdjustForm(BootstrapMixin, forms.Form):

@@ -181,7 +181,7 @@ def _flow_chart(rows) -> dict | None:
         if any(sums.values()):
             bar = {"type": "bar", "name": str(label), "x": months, "y": list(sums.values())}
             traces.append({**bar, "marker": {"color": KIND_COLORS[kind]}})
-    return figure(traces, barmode="relative", yaxis_title=_("积分"))
+    return figure(traces, barmode="relative", yaxis_title=_("积分"), xaxis_type="category")
 
 
 def _channel_chart(rows, accounts) -> dict | None:
@@ -197,7 +197,7 @@ def _channel_chart(rows, accounts) -> dict | None:
                 sums[_month(row)] += float(row["points"])
         name = accounts[pk].name if pk in accounts else _("未指定渠道")
         traces.append({"type": "bar", "name": name, "x": months, "y": list(sums.values())})
-    return figure(traces, barmode="stack", yaxis_title=_("获得积分"))
+    return figure(traces, barmode="stack", yaxis_title=_("获得积分"), xaxis_type="category")
 
 
 def _spend_chart(channel_rows) -> dict | None:
@@ -378,7 +378,7 @@ def member_redeem(request, pk: int):
     messages.success(
         request,
         _("已兑换「%(item)s」，扣除 %(points)s 积分")
-        % {"item": made.redemption.item.name, "points": made.redemption.points},
+        % {"item": made.redemption.item.name, "points": f"{made.redemption.points.normalize():f}"},
     )
     return _card(request, customer)
 

@@ -6,7 +6,7 @@ from django.contrib import admin
 from django.urls import reverse
 
 OUR_APPS = ("common", "customers", "tags", "channels", "campaigns", "reports")
-SINGLETONS = {"customers.ScoringSettings"}
+SINGLETONS = {"customers.ScoringSettings", "customers.MembershipSettings"}
 
 
 def our_models():
