@@ -1,6 +1,7 @@
 from decimal import Decimal
 
 from django.utils.translation import gettext as _
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from common.masking import display_email, display_identity_value, display_phone
@@ -109,6 +110,9 @@ class CustomerListSerializer(MaskedContactMixin, serializers.ModelSerializer):
             "rfm_monetary",
             "total_orders",
             "total_revenue",
+            "points_balance",
+            "tier",
+            "value_cluster",
             "last_order_at",
             "first_seen_at",
             "last_seen_at",
@@ -165,12 +169,25 @@ class CustomerTagSerializer(serializers.Serializer):
     added_at = serializers.DateTimeField(source="created_at")
 
 
+class MemberSummarySerializer(serializers.Serializer):
+    balance = serializers.DecimalField(
+        source="points_balance", max_digits=12, decimal_places=1, coerce_to_string=False
+    )
+    tier = serializers.CharField()
+    tier_score = serializers.DecimalField(max_digits=14, decimal_places=2, coerce_to_string=False)
+    expiring = serializers.DecimalField(
+        source="points_expiring", max_digits=12, decimal_places=1, coerce_to_string=False
+    )
+    next_expiry_at = serializers.DateTimeField(source="points_expire_at", allow_null=True)
+
+
 class CustomerDetailSerializer(CustomerListSerializer):
     identities = IdentitySerializer(many=True)
     tags = CustomerTagSerializer(source="customer_tags", many=True)
     orders = serializers.SerializerMethodField()
     recent_events = serializers.SerializerMethodField()
     consents = ConsentSerializer(many=True)
+    points = serializers.SerializerMethodField()
 
     class Meta(CustomerListSerializer.Meta):
         fields = [
@@ -179,7 +196,13 @@ class CustomerDetailSerializer(CustomerListSerializer):
             "orders",
             "recent_events",
             "consents",
+            "points",
         ]
+
+    @extend_schema_field(MemberSummarySerializer)
+    def get_points(self, obj) -> dict:
+        """The member card in short; the ledger is at /customers/<id>/points/."""
+        return MemberSummarySerializer(obj).data
 
     def get_orders(self, obj) -> list[dict]:
         return OrderSerializer(list(obj.orders.all())[:50], many=True).data
