@@ -11,6 +11,12 @@ VAR_DIR = Path(env("QUANYU_VAR_DIR", default=str(BASE_DIR / "var")))
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 SECRET_KEY = env("SECRET_KEY", default="dev-insecure-quanyu-secret-key-change-me-in-production")
+# Fernet key for channel secrets at rest (channels/fields.py); derived from SECRET_KEY if unset
+CHANNEL_SECRET_KEY = env("CHANNEL_SECRET_KEY", default="")
+# The sandbox platform standing in for WeChat, WeCom, the Mini Program and Douyin, and the
+# address it calls our callbacks on
+SANDBOX_URL = env("SANDBOX_URL", default="http://127.0.0.1:8090")
+PUBLIC_URL = env("QUANYU_PUBLIC_URL", default="http://127.0.0.1:8000")
 DEBUG = env.bool("DEBUG", default=False)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
