@@ -1,4 +1,5 @@
-"""Demo brand 「茶小满」: customers spread over every channel, six months of activity.
+"""Demo brand 「茶小满」: customers spread over every channel, six months of activity, and a
+year of membership (points migrated from the old member system, redemptions, expiry, tiers).
 
 Everything goes through the product's own ingestion (events/batch and orders/batch shapes,
 identity resolution, scoring), in time order, so identities that overlap the way real ones do
@@ -20,10 +21,44 @@ from channels.models import ChannelAccount
 from channels.services import channel_account_create
 from common.audit import audit_record
 from common.models import AuditLog
-from customers.choices import ConsentChannel, ConsentStatus
+from customers.choices import (
+    ConsentChannel,
+    ConsentStatus,
+    ExpiryPolicy,
+    PointsKind,
+    RewardKind,
+    TierBasis,
+)
 from customers.clusters import value_clusters_compute
 from customers.ingest import events_ingest, orders_ingest
-from customers.models import Consent, Customer, Event, Identity, MergeLog, Order
+from customers.membership import (
+    RedemptionRefused,
+    redemption_cancel,
+    redemption_create,
+    redemption_fulfil,
+    tiers_refresh,
+)
+from customers.models import (
+    Consent,
+    Customer,
+    Event,
+    Identity,
+    MembershipSettings,
+    MemberTier,
+    MergeLog,
+    Order,
+    PointsEntry,
+    PointsPromotion,
+    Redemption,
+    RewardItem,
+)
+from customers.points import (
+    PointsShort,
+    expiry_for,
+    points_balances_refresh,
+    points_expire,
+    points_expiring_refresh,
+)
 from customers.scoring import customers_score
 from customers.services import customers_profile_bulk, customers_refresh_aggregates
 from tags.models import TagSource
@@ -348,6 +383,7 @@ def demo_load(*, seed: int = 42, customers: int = 5000, progress=None) -> DemoSu
     events = sorted((e for plan in plans for e in plan.events), key=lambda e: e["occurred_at"])
     orders = sorted((o for plan in plans for o in plan.orders), key=lambda o: o["paid_at"])
     _points_rules()  # the seeds' earning rules, so the demo's orders and sign-ins earn
+    _membership()  # before the orders, so that tiers and 双11 multiply what they earn
     done = 0
     for batch in _weekly(events, BATCH, "occurred_at"):
         result = events_ingest(rows=batch, actor_label="demo")
@@ -356,11 +392,16 @@ def demo_load(*, seed: int = 42, customers: int = 5000, progress=None) -> DemoSu
         done += len(batch)
         if progress:
             progress(done, len(events))
-    for start in range(0, len(orders), BATCH):  # the people are known by now
+    _legacy_points(people, seed, today)  # the people are known by now
+    for start in range(0, len(orders), BATCH):
         batch = orders[start : start + BATCH]
         result = orders_ingest(rows=batch, actor_label="demo")
         if result.errors:
             raise RuntimeError(f"demo orders rejected: {result.errors[:3]}")
+    _redemptions(people, seed)
+    points_expire()  # what the nightly Beat tasks would have done since
+    points_expiring_refresh()
+    tiers_refresh()
     _profiles(people)
     _tags(people, rng)
     _consents(people, rng)
@@ -481,6 +522,198 @@ def _points_rules() -> None:
             PointsEarnRule.objects.create(name=name, channel_account=account, points_per_yuan=rate)
 
 
+# code, name, threshold (points earned over 12 months), earning multiplier, benefits, colour
+TIERS = [
+    ("silver", "银卡", 300, "1", ["生日礼券 10 元", "会员日 9.5 折"], "#8c99a6"),
+    ("gold", "金卡", 800, "1.2",
+     ["消费积分 1.2 倍", "每月 2 张 App 包邮券", "生日礼券 30 元", "新品优先试饮"], "#d4a72c"),
+    ("black", "黑金卡", 2000, "1.5",
+     ["消费积分 1.5 倍", "App 订单全年包邮", "专属茶艺顾问（企业微信）", "门店品鉴会邀请"],
+     "#1f2328"),
+]  # fmt: skip
+BAG = "联名帆布袋（限量）"
+# name, kind, points, stock, per-member limit, channel account codes (none: every channel), note
+REWARDS = [
+    ("App 包邮券", RewardKind.FREE_SHIPPING, 100, None, None, ["app"], "App 下单免运费，30 天有效"),
+    ("10 元无门槛券", RewardKind.COUPON, 300, None, None, [], "全渠道通用，30 天有效"),
+    ("满 199 减 30 券", RewardKind.COUPON, 500, None, None, [], "全渠道通用，30 天有效"),
+    (BAG, RewardKind.MERCHANDISE, 800, 200, 1, ["oa", "mini"], "茶小满 × 插画师联名，限量 200 个"),
+]  # fmt: skip
+# what the demo's members take in the app (the seed: free shipping there); in WeChat they
+# take the limited co-branded bag, once, then a coupon
+APP_CHOICES = ["App 包邮券", "App 包邮券", "10 元无门槛券", "满 199 减 30 券"]
+APP_SHARE = Decimal("0.8")  # the seed: "80% of points are consumed in the app"
+
+
+def _membership() -> None:
+    """The seed's membership: points expire at the end of the next year, three tiers by the
+    points of the last 12 months, double points over the latest 双11, and a reward shelf
+    that differs by channel."""
+    MembershipSettings.objects.get_or_create(
+        pk=1,
+        defaults={
+            "expiry_policy": ExpiryPolicy.END_OF_NEXT_YEAR,
+            "reminder_days": 30,
+            "tier_basis": TierBasis.POINTS,
+            "tier_window_months": 12,
+        },
+    )
+    for code, name, threshold, multiplier, benefits, color in TIERS:
+        MemberTier.objects.get_or_create(
+            code=code,
+            defaults={"name": name, "threshold": threshold, "earn_multiplier": multiplier,
+                      "benefits": "\n".join(benefits), "color": color},
+        )  # fmt: skip
+    # the latest 双11 that has begun, so that the six months of orders cross it
+    today = timezone.localdate()
+    year = today.year if today >= date(today.year, 11, 1) else today.year - 1
+    PointsPromotion.objects.get_or_create(
+        name=f"{year} 双11 双倍积分",
+        defaults={"multiplier": 2, "starts_at": timezone.make_aware(datetime(year, 11, 1)),
+                  "ends_at": timezone.make_aware(datetime(year, 11, 13))},
+    )  # fmt: skip
+    accounts = {a.code: a for a in ChannelAccount.objects.all()}
+    for name, kind, points, stock, limit, codes, description in REWARDS:
+        item, created = RewardItem.objects.get_or_create(
+            name=name,
+            defaults={"kind": kind, "points_price": points, "stock": stock,
+                      "per_customer_limit": limit, "description": description},
+        )  # fmt: skip
+        if created and codes:
+            item.channel_accounts.set([accounts[c] for c in codes if c in accounts])
+
+
+def _legacy_points(people: list[Person], seed: int, today: date) -> None:
+    """Balances carried over from the brand's old member system when Quanyu took over, lot
+    by lot with their original dates: lots from two years ago expired at the end of last
+    year, as the policy says (the six months of orders alone would expire nothing yet).
+
+    Written with bulk_create, then balances, expiring points and tiers refreshed set-wise
+    (the product earns one entry at a time; a few thousand would double the seed time).
+    """
+    rng = random.Random(f"{seed}:legacy")
+    owners = _owners(people)
+    opened = today - timedelta(days=DAYS)
+    before = (opened - timedelta(days=300), opened - timedelta(days=1))
+    two_years_ago = (date(today.year - 2, 1, 1), date(today.year - 2, 12, 31))
+    lots = []
+    for person in people:
+        if rng.random() >= 0.4 or person.index not in owners:
+            continue
+        dates = [(_when(rng, *before), 5.0)]
+        if rng.random() < 0.6:
+            dates.append((_when(rng, *two_years_ago), 4.6))
+        for number, (at, mu) in enumerate(dates):  # medians of about 150 and 100 points
+            points = Decimal(max(10, round(rng.lognormvariate(mu, 0.8))))
+            lots.append(
+                PointsEntry(
+                    customer_id=owners[person.index][0], kind=PointsKind.EARN, points=points,
+                    remaining=points, occurred_at=at, expires_at=expiry_for(at),
+                    reason="老会员系统积分迁移", actor_label="demo",
+                    idempotency_key=f"demo:{seed}:legacy:{person.index}:{number}",
+                )
+            )  # fmt: skip
+    PointsEntry.objects.bulk_create(lots, batch_size=1000, ignore_conflicts=True)
+    customer_ids = {lot.customer_id for lot in lots}
+    points_balances_refresh(customer_ids=customer_ids)
+    points_expiring_refresh(customer_ids=customer_ids)
+    tiers_refresh(customer_ids=customer_ids)
+
+
+def _redemptions(people: list[Person], seed: int) -> None:
+    """A year of redemptions, in time order, by members who held the points at the time.
+
+    Each member's lots are spent as the ledger spends them (soonest to expire first), so no
+    redemption uses points earned after it, and lots past their date are expired in step.
+    App users redeem in the app; a WeChat redemption happens only while the app keeps the
+    seed's 80% of redeemed points. A few bags wait to ship; two coupons were cancelled.
+    """
+    rng = random.Random(f"{seed}:redemptions")
+    now = timezone.now()
+    wallets: dict[int, list[list]] = {}
+    for customer_id, *lot in (
+        PointsEntry.objects.filter(kind=PointsKind.EARN).order_by("expires_at", "id")
+        .values_list("customer_id", "occurred_at", "expires_at", "points")
+    ):  # fmt: skip
+        wallets.setdefault(customer_id, []).append(lot)
+    items = {item.name: item for item in RewardItem.objects.all()}
+    accounts = {a.code: a for a in ChannelAccount.objects.all()}
+    expiries = sorted(
+        set(PointsEntry.objects.filter(remaining__gt=0, expires_at__lte=now)
+            .values_list("expires_at", flat=True))
+    )  # fmt: skip
+    in_app, in_all = Decimal(0), Decimal(0)
+    made, bags = [], set()
+    attempts = _redemption_attempts(people, wallets, rng, now)
+    for number, (at, customer_id, where) in enumerate(attempts):
+        # members with both redeem in the app mostly; `where` ends with their WeChat account
+        channel = where[0] if where[0] == "app" and rng.random() < 0.85 else where[-1]
+        if channel == "app":
+            item = items[rng.choice(APP_CHOICES)]
+        else:
+            item = items[BAG if customer_id not in bags else "10 元无门槛券"]
+            if in_app < APP_SHARE * (in_all + item.points_price):
+                continue
+        if not _spend(wallets[customer_id], at, item.points_price):
+            continue
+        while expiries and expiries[0] < at:
+            points_expire(now=expiries.pop(0))
+        try:
+            result = redemption_create(
+                customer=Customer(pk=customer_id), item=item, channel_account=accounts[channel],
+                idempotency_key=f"demo:{seed}:redeem:{number}", actor_label="demo",
+            )  # fmt: skip
+        except (PointsShort, RedemptionRefused):
+            continue
+        in_all += item.points_price
+        in_app += item.points_price if channel == "app" else 0
+        bags.update([customer_id] if item.name == BAG else [])
+        if result.created:
+            # demo only: the service stamps the moment it runs; these happened over the year
+            PointsEntry.objects.filter(pk=result.redemption.entry_id).update(occurred_at=at)
+            Redemption.objects.filter(pk=result.redemption.pk).update(created_at=at, updated_at=at)
+            made.append(result.redemption)
+    _redemptions_settle(made)
+
+
+def _redemption_attempts(people: list[Person], wallets: dict, rng, now) -> list[tuple]:
+    """(when, customer, channel codes) for half the members on the app or WeChat who have
+    points: one to five tries each over the last 12 months, in time order."""
+    owners = _owners(people)
+    attempts = []
+    for person in people:
+        wechat = [c for c in ("mini", "oa") if c in person.channels][:1]
+        where = (["app"] if "app" in person.channels else []) + wechat
+        customer_id = owners.get(person.index, [None])[0]
+        if not where or customer_id not in wallets or rng.random() >= 0.5:
+            continue
+        for _ in range(rng.randint(1, 5)):
+            attempts.append((now - timedelta(days=rng.uniform(1, 365)), customer_id, where))
+    return sorted(attempts)
+
+
+def _spend(lots: list[list], at: datetime, points: Decimal) -> bool:
+    """Take `points` from the lots a member held at `at`, soonest to expire first."""
+    held = [lot for lot in lots if lot[0] <= at and (lot[1] is None or lot[1] > at) and lot[2]]
+    if sum(lot[2] for lot in held) < points:
+        return False
+    for lot in held:
+        taken = min(lot[2], points)
+        lot[2] -= taken
+        points -= taken
+    return True
+
+
+def _redemptions_settle(made: list[Redemption]) -> None:
+    """All but the latest three bags have shipped; the two latest coupons were cancelled."""
+    bags = [r for r in made if r.item.kind == RewardKind.MERCHANDISE]
+    for redemption in bags[:-3]:
+        redemption_fulfil(redemption=redemption, note="已发货")
+    coupons = [r for r in made if r.item.kind != RewardKind.MERCHANDISE]
+    for redemption in coupons[-2:]:
+        redemption_cancel(redemption=redemption, reason="会员联系客服取消，积分退回")
+
+
 # The seeds' audiences (docs/audiences.md), saved so the console opens on real examples.
 DEMO_AUDIENCES = [
     ("价格敏感型", "90 天内用券两次以上", {"event": "coupon_redeem", "within": "90d",
@@ -496,6 +729,8 @@ DEMO_AUDIENCES = [
     ("30 天加购未支付", "加购后 30 天内没有支付", {"all": [
         {"event": "add_to_cart", "within": "30d", "count": {"gte": 1}},
         {"not": {"event": "order_paid", "within": "30d"}}]}),
+    ("积分 30 天内到期", "有积分将在 30 天内过期的会员（到期提醒）", {"attr": "points_expiring",
+                                                               "op": "gt", "value": 0}),
 ]  # fmt: skip
 
 

@@ -120,6 +120,9 @@ STANDARD_EVENTS = (
 
 
 # The standard event catalogue (custom names are allowed too and shown as they are).
+# events the system writes about a customer, not something the customer did
+SYSTEM_EVENTS = ("tier_changed",)
+
 EVENT_LABELS = {
     "subscribe": _("关注公众号"),
     "unsubscribe": _("取消关注"),

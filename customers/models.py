@@ -601,8 +601,9 @@ class Redemption(models.Model):
         _("状态"), max_length=12, choices=RedemptionStatus.choices,
         default=RedemptionStatus.PENDING, db_index=True,
     )  # fmt: skip
+    # the ledger entry goes only with its customer, and the redemption with it
     entry = models.OneToOneField(
-        PointsEntry, verbose_name=_("积分流水"), on_delete=models.PROTECT, related_name="+"
+        PointsEntry, verbose_name=_("积分流水"), on_delete=models.CASCADE, related_name="+"
     )
     note = models.CharField(_("备注"), max_length=200, blank=True)
     actor_label = models.CharField(_("操作方"), max_length=100, blank=True)

@@ -15,7 +15,13 @@ from django.utils.translation import gettext as _
 
 from common.audit import audit_record
 from common.models import AuditLog
-from customers.choices import REVENUE_STATUSES, ConsentStatus, Gender, IdentityKind
+from customers.choices import (
+    REVENUE_STATUSES,
+    SYSTEM_EVENTS,
+    ConsentStatus,
+    Gender,
+    IdentityKind,
+)
 from customers.identities import IdentityKey
 from customers.models import Consent, Customer, Event, Identity, MergeLog, Order
 from customers.points import points_after_merge, points_balances_refresh
@@ -368,7 +374,8 @@ def customer_merge(
 def customers_refresh_aggregates(*, customer_ids: Iterable[int] | None = None) -> int:
     """Recompute order totals and first/last seen from orders and events, set-wise."""
     orders = Order.objects.filter(customer=OuterRef("pk"), status__in=REVENUE_STATUSES)
-    events = Event.objects.filter(customer=OuterRef("pk"))
+    # what the system records about a customer (a tier change) is not the customer being seen
+    events = Event.objects.filter(customer=OuterRef("pk")).exclude(name__in=SYSTEM_EVENTS)
     decimal = models.DecimalField(max_digits=14, decimal_places=2)
 
     def agg(qs, expression, output_field=None):

@@ -364,7 +364,7 @@ class Migration(migrations.Migration):
             model_name="redemption",
             name="entry",
             field=models.OneToOneField(
-                on_delete=django.db.models.deletion.PROTECT,
+                on_delete=django.db.models.deletion.CASCADE,
                 related_name="+",
                 to="customers.pointsentry",
                 verbose_name="积分流水",

@@ -1,14 +1,30 @@
 """seed_demo: a plausible, deterministic, idempotent demo brand built through ingestion."""
 
+from collections import defaultdict
+from decimal import Decimal
 from io import StringIO
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.core.management import call_command
-from django.db.models import Count
+from django.db.models import Count, Sum
 
 from channels.models import ChannelAccount
-from config.demo import demo_load
-from customers.models import Customer, Event, Identity, MergeLog, Order, ValueCluster
+from config.demo import BAG, demo_load
+from customers.membership import redemption_create, reward_items_for
+from customers.models import (
+    Customer,
+    Event,
+    Identity,
+    MergeLog,
+    Order,
+    PointsEarnRule,
+    PointsEntry,
+    PointsEventRule,
+    Redemption,
+    RewardItem,
+    ValueCluster,
+)
 from tags.models import Audience, CustomerTag, TagRule
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -42,24 +58,68 @@ def test_demo_is_plausible_and_idempotent():
     assert Customer.objects.exclude(name="").count() == customers
     assert Customer.objects.filter(consents__status="revoked").exists()  # replied TD to SMS
     assert not Customer.objects.filter(lifecycle="").exists()
-    # the seeds' earning rules ran on the demo's app and store orders; refunds reversed
-    from customers.models import PointsEntry
-
-    earned = PointsEntry.objects.filter(kind="earn")
-    channels = set(earned.values_list("channel_account__code", flat=True))
-    assert channels <= {"app", "store", "mini"}
-    assert earned.exists() and Customer.objects.filter(points_balance__gt=0).exists()
-    assert set(Audience.objects.values_list("name", flat=True)) >= {"高价值客户", "沉睡与流失"}
+    assert_membership()
+    audiences = set(Audience.objects.values_list("name", flat=True))
+    assert audiences >= {"高价值客户", "沉睡与流失", "积分 30 天内到期"}
     assert TagRule.objects.filter(runs__status="done").count() == 2
     assert ValueCluster.objects.exists()
 
-    before = (identity_set(), events, Order.objects.count(), CustomerTag.objects.count())
+    before = (identity_set(), events, Order.objects.count(), CustomerTag.objects.count(),
+              PointsEntry.objects.count(), Redemption.objects.count())  # fmt: skip
     again = StringIO()
     call_command("seed_demo", customers=150, seed=7, stdout=again)
     assert "already loaded" in again.getvalue()
     after = (identity_set(), Event.objects.count(), Order.objects.count(),
-             CustomerTag.objects.count())  # fmt: skip
+             CustomerTag.objects.count(), PointsEntry.objects.count(),
+             Redemption.objects.count())  # fmt: skip
     assert after == before
+
+
+def assert_membership():
+    """The seed's omnichannel points (移动电商多渠道整合), as the demo left them."""
+    rules = PointsEarnRule.objects.values_list("channel_account__code", "points_per_yuan")
+    assert set(rules) == {("app", 1), ("store", Decimal("0.75"))}  # 1.5 points per 2 yuan
+    assert PointsEventRule.objects.filter(event_name="sign_in", channel_account__code="mini",
+                                          points=Decimal("0.5")).exists()  # fmt: skip
+    earned = PointsEntry.objects.filter(kind="earn")
+    channels = set(earned.values_list("channel_account__code", flat=True))
+    assert channels == {"app", "store", "mini", None}  # None: migrated from the old system
+    # shelves differ by channel: free shipping in the app, the co-branded bag in WeChat
+    accounts = {a.code: a for a in ChannelAccount.objects.all()}
+    shipping, bag = RewardItem.objects.get(name="App 包邮券"), RewardItem.objects.get(name=BAG)
+    assert shipping in reward_items_for(accounts["app"]) and bag not in reward_items_for(
+        accounts["app"]
+    )
+    for code in ("oa", "mini"):
+        shelf = reward_items_for(accounts[code])
+        assert bag in shelf and shipping not in shelf
+    redeemed = Redemption.objects.values_list("item__name", "channel_account__code")
+    assert {code for name, code in redeemed if name == shipping.name} == {"app"}
+    assert {code for name, code in redeemed if name == BAG} <= {"oa", "mini"}
+    member = Customer.objects.filter(points_balance__gt=0).first()
+    for item, code in ((bag, "app"), (shipping, "mini")):
+        with pytest.raises(ValidationError, match="只能在这些渠道兑换"):
+            redemption_create(customer=member, item=item, channel_account=accounts[code],
+                              idempotency_key=f"test:{item.pk}:{code}")  # fmt: skip
+    # the app takes the large majority of redeemed points (the seed says 80%)
+    live = Redemption.objects.exclude(status="cancelled")
+    total = live.aggregate(s=Sum("points"))["s"]
+    in_app = live.filter(channel_account__code="app").aggregate(s=Sum("points"))["s"]
+    assert total and in_app >= Decimal("0.7") * total
+    assert Redemption.objects.filter(status="cancelled").exists()
+    # lots from two years ago expired; tiers were graded and the change recorded
+    assert PointsEntry.objects.filter(kind="expire").exists()
+    assert Customer.objects.exclude(tier="").exists()
+    assert Event.objects.filter(name="tier_changed").exists()
+    # every balance is the sum of its ledger, and of what is left of its lots
+    ledger, lots = defaultdict(Decimal), defaultdict(Decimal)
+    for customer_id, points, remaining in PointsEntry.objects.values_list(
+        "customer_id", "points", "remaining"
+    ):
+        ledger[customer_id] += points
+        lots[customer_id] += remaining
+    for pk, balance in Customer.objects.values_list("pk", "points_balance"):
+        assert balance == ledger[pk] == lots[pk], pk
 
 
 def test_same_seed_gives_the_same_people():
