@@ -10,6 +10,7 @@ carry source ids, so a second run adds nothing.
 """
 
 import functools
+import hashlib
 import random
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -332,12 +333,32 @@ def _purchase(event, person, channel, at, ident, basket, rng, plan, seed) -> Non
         event(channel, "refund", at + timedelta(days=2), ident, order_id=order_id)
 
 
+# the platform kinds the sandbox platform stands in for (docs/channels.md)
+SANDBOXED = ("wechat_oa", "wecom", "wechat_mini", "douyin", "sms", "app")
+
+
 def accounts_ensure() -> dict[str, ChannelAccount]:
+    """The demo brand's accounts; the platform ones in sandbox mode with credentials the
+    sandbox platform is configured with (`manage.py sandbox_platform --seed-demo`)."""
     existing = {a.code: a for a in ChannelAccount.objects.all()}
     for kind, code, name in ACCOUNTS:
         if code not in existing:
             existing[code] = channel_account_create(kind=kind, code=code, name=name)
+        account = existing[code]
+        if kind in SANDBOXED and not account.sandbox and not account.secret:
+            account.sandbox = True
+            account.app_id = f"wxdemo{code}0001"
+            account.secret = _demo_secret(code, "secret")
+            account.token = _demo_secret(code, "token")[:32]
+            account.aes_key = _demo_secret(code, "aes")[:43]
+            account.save(update_fields=["sandbox", "app_id", "secret", "token", "aes_key"])
     return existing
+
+
+def _demo_secret(code: str, purpose: str) -> str:
+    """Deterministic demo credentials (43+ url-safe letters and digits), never real ones."""
+    digest = hashlib.sha256(f"quanyu-demo:{code}:{purpose}".encode()).hexdigest()
+    return (digest + digest)[:64]
 
 
 def _weekly(rows: list, size: int, stamp: str):

@@ -34,4 +34,19 @@ PERIODIC_TASKS = {
         {"minute": "45", "hour": "3"},
         _("每晚刷新快照人群包并记录各人群包人数"),
     ),
+    "channels: sync due accounts (every 5 minutes)": (
+        "channels.sync_due_accounts",
+        {"minute": "*/5"},
+        _("每 5 分钟启动到了同步间隔的渠道账号同步（粉丝、客户、小程序数据、抖音）"),
+    ),
+    "channels: reconcile (nightly)": (
+        "channels.reconcile",
+        {"minute": "0", "hour": "4"},
+        _("每晚全量同步公众号粉丝与企业微信客户，补上没有收到的回调"),
+    ),
+    "channels: refresh live codes (every 15 minutes)": (
+        "channels.refresh_live_codes",
+        {"minute": "*/15"},
+        _("每 15 分钟按接待时间和每日上限更新活码的接待员工"),
+    ),
 }

@@ -20,7 +20,12 @@ def main() -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", default="8000")
     args = parser.parse_args()
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", "PYTHONUNBUFFERED": "1"}
+    env = {
+        "QUANYU_PUBLIC_URL": f"http://{args.host}:{args.port}",  # where the sandbox calls back
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "PYTHONUNBUFFERED": "1",
+    }
     commands = {
         "web": [
             str(BIN / "gunicorn"),
@@ -79,8 +84,24 @@ def main() -> int:
 
 
 def extra_processes(args) -> dict:
-    """Processes later parts of the product add (the sandbox platform)."""
-    return {}
+    """The sandbox platform standing in for WeChat, WeCom, the Mini Program and Douyin, with
+    the demo's sandbox-mode accounts configured (docs/channels.md). SANDBOX=0 leaves it out."""
+    if os.environ.get("SANDBOX", "1") == "0":
+        return {}
+    url = os.environ.get("SANDBOX_URL", "http://127.0.0.1:8090")
+    host, _, port = url.split("://", 1)[-1].partition(":")
+    return {
+        "sandbox": [
+            str(BIN / "python"),
+            "manage.py",
+            "sandbox_platform",
+            "--host",
+            host,
+            "--port",
+            port.strip("/") or "8090",
+            "--seed-demo",
+        ]
+    }
 
 
 if __name__ == "__main__":

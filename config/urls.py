@@ -26,6 +26,7 @@ urlpatterns = [
     path("customers/", include("customers.urls")),
     path("membership/", include("customers.membership_urls")),
     path("tags/", include("tags.urls")),
+    path("channels/", include("channels.callback_urls")),
     path("channels/", include("channels.urls")),
     path("", include("campaigns.urls")),
     path("reports/", include("reports.urls")),

@@ -149,6 +149,7 @@ EVENT_LABELS = {
     "coupon_redeem": _("使用优惠券"),
     "store_visit": _("到店"),
     "tier_changed": _("会员等级变化"),
+    "lost_contact": _("删除了员工（流失）"),
 }
 
 

@@ -13,13 +13,27 @@ class Unsupported(NotImplementedError):
     """The platform cannot do this (e.g. a QR code on an SMS account)."""
 
 
+# Codes worth trying again later: -1 "system busy" (also what an HTTP 5xx or a lost connection
+# becomes), Douyin's "busy" and the call-frequency limits.
+TRANSIENT_CODES = frozenset({-1, 2100004, 45009, 45011})
+
+
 class PlatformError(Exception):
-    """An error answer from a platform: `code` is its errcode (40001, 45009, 45015…)."""
+    """An error answer from a platform: `code` is its errcode (40001, 45009, 45015…).
+
+    An HTTP error status without an errcode keeps its status as the code (404…), except 5xx,
+    which is -1 like a lost connection, and 429, which is 45009.
+    """
 
     def __init__(self, code: int, message: str = ""):
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message
+
+    @property
+    def transient(self) -> bool:
+        """Whether the same call may well succeed later (a Celery retry is worth it)."""
+        return self.code in TRANSIENT_CODES
 
 
 @dataclass
@@ -65,8 +79,16 @@ class Adapter:
         return capability in self.capabilities
 
     def sync(self, kind: str, *, full: bool = False) -> SyncResult:
-        """Pull one kind of data (followers, contacts, staff, groups, tags, analysis)."""
-        raise Unsupported(kind)
+        """Pull one kind of data (followers, contacts, staff, groups, tags, analysis).
+
+        The procedures live in `channels.syncs` with the writes they make; `reconcile` is the
+        account's default kind, in full.
+        """
+        if not (self.can(f"sync:{kind}") or kind == "reconcile"):
+            raise Unsupported(kind)
+        from channels.syncs import sync_procedure  # syncs import the adapters: not at the top
+
+        return sync_procedure(self, kind, full=full)
 
     def send(self, batch: list[OutMessage]) -> list[SendResult]:
         """Send a batch of messages, one result per message, in order."""

@@ -9,7 +9,6 @@ import time_machine
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from campaigns.placeholders import placeholders_check, placeholders_for, placeholders_render
 from common.models import AuditLog
 from customers.choices import ExpiryPolicy, PointsKind, RedemptionStatus, RewardKind, TierBasis
 from customers.ingest import events_ingest, orders_ingest
@@ -31,6 +30,7 @@ from customers.models import (
     PointsPromotion,
     RewardItem,
 )
+from customers.placeholders import placeholders_check, placeholders_for, placeholders_render
 from customers.points import (
     PointsShort,
     points_adjust,
