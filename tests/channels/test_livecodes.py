@@ -159,7 +159,7 @@ def test_live_code_create_checks_its_input(fake, wecom, team, db):
     cases = [
         ({"staff": [(stranger, None, False)]}, "staff"),
         ({"staff": [(team["anna"], None, True)]}, "staff"),  # backups only
-        ({"welcome_text": "{{ points }} 积分"}, "welcome_text"),
+        ({"welcome_text": "{{ balance }} 积分"}, "welcome_text"),
         ({"schedule": {"start": "18:00", "end": "09:00"}}, "schedule"),
         ({"account": oa}, "account"),
         ({"kind": LiveCodeKind.GROUP}, "groups"),
