@@ -128,3 +128,26 @@ def auto_reply_save(
     reply.save()
     reply.tags.set(tags)
     return reply
+
+
+def mini_program_login(*, account: ChannelAccount, js_code: str, actor_label: str = "api"):
+    """A Mini Program user's wx.login() code → session → the customer their openid (and
+    unionid, which links them to the OA and WeCom) belongs to, created on first login.
+    The session key stays on the platform side of this call: it is never stored or returned."""
+    from channels.adapters import PlatformError
+    from customers.identities import normalize_identity
+    from customers.services import customer_resolve
+
+    if account.kind != ChannelKind.WECHAT_MINI:
+        raise ValidationError({"channel": _("需要微信小程序账号")})
+    if not js_code or len(js_code) > 128:
+        raise ValidationError({"code": _("缺少 wx.login() 返回的 code")})
+    try:
+        session = adapter_for(account).code_to_session(js_code)
+    except PlatformError as exc:
+        raise ValidationError({"code": _("登录凭证无效或已使用（%(e)s）") % {"e": exc}}) from exc
+    keys = [normalize_identity("wechat_openid", session["openid"], account.code)]
+    if session.get("unionid"):
+        keys.append(normalize_identity("wechat_unionid", session["unionid"]))
+    result = customer_resolve(identities=keys, actor_label=actor_label)
+    return result, session["openid"], session.get("unionid", "")

@@ -121,7 +121,9 @@ def customer_profile(request, pk: int):
     for identity in identities:
         identity.account = accounts.get(identity.scope)
     seen_codes = {i.scope for i in identities if i.scope} | set(
-        customer.events.values_list("channel_account__code", flat=True).distinct()
+        customer.events.exclude(channel_account=None)
+        .values_list("channel_account__code", flat=True)
+        .distinct()
     )
     context = {
         "customer": customer,

@@ -135,3 +135,18 @@ def test_analysts_see_the_dashboard_but_cannot_redeem(client, analyst, member, s
     denied = client.post(f"/membership/members/{member.pk}/redeem/", {"redeem-item": shipping.pk})
     assert denied.status_code == 403
     assert client.post("/membership/tier/new/", {}).status_code == 403
+
+
+def test_profile_renders_with_a_tier_change_beside_channel_events(console, member, channels):
+    from customers.ingest import events_ingest
+    from customers.membership import tiers_refresh
+
+    MemberTier.objects.create(code="silver", name="银卡", threshold=100)
+    tiers_refresh()
+    events_ingest(rows=[{"name": "page_view", "channel": "oa", "source_id": "pv1",
+                         "occurred_at": "2026-11-01T10:00:00+08:00",
+                         "identities": [{"kind": "phone", "value": "13800000001"}]}])  # fmt: skip
+    names = set(member.events.values_list("name", flat=True))
+    assert {"tier_changed", "page_view"} <= names
+    page = console.get(f"/customers/{member.pk}/")
+    assert page.status_code == 200 and "会员等级变化" in page.content.decode()

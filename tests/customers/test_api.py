@@ -267,7 +267,9 @@ def test_token_auth_and_command(db, django_user_model, channels):
 def test_schema_docs_and_healthz(client, db):
     assert client.get("/api/schema/").status_code == 200
     docs = client.get("/api/docs/")
-    assert docs.status_code == 200 and b"cdn" not in docs.content.lower()
+    page = docs.content.lower()  # (a random CSRF token may spell "cdn": look for hosts)
+    assert docs.status_code == 200
+    assert not any(host in page for host in (b"//cdn", b"jsdelivr", b"unpkg", b"cdnjs"))
     health = client.get("/healthz")
     assert health.status_code == 200, health.content
     assert health.json() == {"status": "ok", "checks": {"database": "ok", "broker": "ok"}}
