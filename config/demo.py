@@ -430,6 +430,7 @@ def demo_load(*, seed: int = 42, customers: int = 5000, progress=None) -> DemoSu
     customers_score()
     value_clusters_compute()
     _audiences_and_rules()
+    _auto_replies()
     audit_record(action=AuditLog.Action.IMPORT, summary=marker, actor_label="seed_demo")
     return _summary()
 
@@ -753,6 +754,24 @@ DEMO_AUDIENCES = [
     ("积分 30 天内到期", "有积分将在 30 天内过期的会员（到期提醒）", {"attr": "points_expiring",
                                                                "op": "gt", "value": 0}),
 ]  # fmt: skip
+
+
+def _auto_replies() -> None:
+    """The OA's greeting and keyword replies (from the seeds: a new follower gets the
+    new-member coupon; "会员" explains the points)."""
+    from channels.models import AutoReply
+    from channels.services import auto_reply_save
+
+    oa = ChannelAccount.objects.filter(code="oa").first()
+    if oa is None or AutoReply.objects.filter(account=oa).exists():
+        return
+    welcome = "欢迎关注茶小满！新人专享 10 元券已放入小程序「我的」，回复「会员」了解积分。"
+    points = ("App 消费每元 1 分，小程序每日签到 0.5 分，门店每 2 元 1.5 分；"
+              "积分可在 App 兑换包邮券，公众号限量兑换联名帆布袋。")  # fmt: skip
+    auto_reply_save(account=oa, kind="subscribe", reply_text=welcome)
+    auto_reply_save(account=oa, kind="keyword", keyword="会员", match="contains",
+                    reply_text=points, tags=[_tag("兴趣偏好", "会员权益")])  # fmt: skip
+    auto_reply_save(account=oa, kind="default", reply_text="收到！客服会尽快回复您。")
 
 
 def _audiences_and_rules() -> None:

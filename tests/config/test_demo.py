@@ -38,6 +38,7 @@ def test_demo_is_plausible_and_idempotent():
     out = StringIO()
     call_command("seed_demo", customers=150, seed=7, stdout=out)
     assert "merges" in out.getvalue()
+    assert_platform_accounts()
     customers = Customer.objects.count()
     assert 150 <= customers <= 150 * 2  # unlinked fragments exist, as in real data
     assert not Customer.objects.annotate(n=Count("identities")).filter(n=0).exists()
@@ -143,3 +144,20 @@ def test_demo_uses_the_accounts_that_exist_already(channels):
     codes = list(ChannelAccount.objects.values_list("code", flat=True))
     assert sorted(codes) == sorted({*channels, "sms", "store"})
     assert ChannelAccount.objects.get(code="oa").name == channels["oa"].name
+
+
+def assert_platform_accounts():
+    """The platform accounts run against the sandbox, their secrets encrypted at rest, and
+    the OA greets followers and answers the "会员" keyword."""
+    from django.db import connection
+
+    from channels.models import AutoReply, ChannelAccount
+
+    oa = ChannelAccount.objects.get(code="oa")
+    assert oa.sandbox and oa.secret and len(oa.aes_key) == 43
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT secret FROM channels_channelaccount WHERE code = 'oa'")
+        assert oa.secret not in cursor.fetchone()[0]
+    kinds = set(AutoReply.objects.filter(account=oa).values_list("kind", flat=True))
+    assert kinds == {"subscribe", "keyword", "default"}
+    assert not ChannelAccount.objects.get(code="tmall").sandbox  # stores import, no platform
