@@ -6,7 +6,8 @@ from django.contrib import admin
 from django.urls import reverse
 
 OUR_APPS = ("common", "customers", "tags", "channels", "campaigns", "reports")
-SINGLETONS = {"customers.ScoringSettings", "customers.MembershipSettings"}
+SINGLETONS = {"customers.ScoringSettings", "customers.MembershipSettings",
+              "campaigns.MessagingSettings"}  # fmt: skip
 
 
 def our_models():

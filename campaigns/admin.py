@@ -1,0 +1,134 @@
+from django.contrib import admin
+
+from campaigns.models import (
+    Campaign,
+    CampaignGoal,
+    ContentItem,
+    ContentVariant,
+    Delivery,
+    ForbiddenWord,
+    LinkClick,
+    MessagingSettings,
+    Push,
+    PushChannel,
+    PushRun,
+    PushVariant,
+    SpendEntry,
+    TrackingLink,
+)
+
+
+class ContentVariantInline(admin.StackedInline):
+    model = ContentVariant
+    extra = 0
+
+
+@admin.register(ContentItem)
+class ContentItemAdmin(admin.ModelAdmin):
+    list_display = ["name", "created_by", "updated_at"]
+    search_fields = ["name", "core_text"]
+    inlines = [ContentVariantInline]
+
+
+@admin.register(ContentVariant)
+class ContentVariantAdmin(admin.ModelAdmin):
+    list_display = ["content", "channel_kind"]
+    list_filter = ["channel_kind"]
+    search_fields = ["content__name"]
+
+
+@admin.register(ForbiddenWord)
+class ForbiddenWordAdmin(admin.ModelAdmin):
+    list_display = ["word", "note"]
+    search_fields = ["word"]
+
+
+@admin.register(MessagingSettings)
+class MessagingSettingsAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "quiet_start", "quiet_end", "frequency_cap", "approval_threshold"]
+
+    def has_add_permission(self, request):
+        return not MessagingSettings.objects.exists()
+
+
+class CampaignGoalInline(admin.TabularInline):
+    model = CampaignGoal
+    extra = 0
+
+
+@admin.register(Campaign)
+class CampaignAdmin(admin.ModelAdmin):
+    list_display = ["name", "status", "starts_on", "ends_on", "budget", "utm_code"]
+    list_filter = ["status"]
+    search_fields = ["name", "utm_code"]
+    inlines = [CampaignGoalInline]
+
+
+@admin.register(CampaignGoal)
+class CampaignGoalAdmin(admin.ModelAdmin):
+    list_display = ["campaign", "metric", "target", "deadline"]
+    search_fields = ["campaign__name"]
+
+
+@admin.register(SpendEntry)
+class SpendEntryAdmin(admin.ModelAdmin):
+    list_display = ["campaign", "channel_account", "spent_on", "amount", "note"]
+    search_fields = ["campaign__name", "note"]
+
+
+class PushChannelInline(admin.TabularInline):
+    model = PushChannel
+    extra = 0
+
+
+class PushVariantInline(admin.TabularInline):
+    model = PushVariant
+    extra = 0
+
+
+@admin.register(Push)
+class PushAdmin(admin.ModelAdmin):
+    list_display = ["name", "status", "schedule_kind", "send_at", "audience", "estimated_reach"]
+    list_filter = ["status", "schedule_kind"]
+    search_fields = ["name"]
+    inlines = [PushChannelInline, PushVariantInline]
+
+
+@admin.register(PushChannel)
+class PushChannelAdmin(admin.ModelAdmin):
+    list_display = ["push", "channel_account", "position"]
+    search_fields = ["push__name"]
+
+
+@admin.register(PushVariant)
+class PushVariantAdmin(admin.ModelAdmin):
+    list_display = ["push", "label", "content", "share", "winner"]
+    search_fields = ["push__name"]
+
+
+@admin.register(PushRun)
+class PushRunAdmin(admin.ModelAdmin):
+    list_display = ["push", "status", "planned", "scheduled_for", "started_at", "finished_at"]
+    list_filter = ["status"]
+    search_fields = ["push__name"]
+
+
+@admin.register(Delivery)
+class DeliveryAdmin(admin.ModelAdmin):
+    list_display = ["run", "customer", "channel_account", "status", "skip_reason", "sent_at"]
+    list_filter = ["status", "skip_reason"]
+    search_fields = ["recipient", "platform_id"]
+    raw_id_fields = ["customer", "run"]
+
+
+@admin.register(TrackingLink)
+class TrackingLinkAdmin(admin.ModelAdmin):
+    list_display = ["code", "url", "campaign", "push", "created_at"]
+    search_fields = ["code", "url"]
+
+
+@admin.register(LinkClick)
+class LinkClickAdmin(admin.ModelAdmin):
+    list_display = ["link", "delivery", "customer", "clicked_at"]
+    search_fields = ["link__code"]
+    raw_id_fields = ["customer", "delivery"]
