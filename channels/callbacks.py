@@ -140,11 +140,14 @@ def _fields(xml: bytes | str) -> dict[str, str]:
 
 def message_key(fields: dict[str, str]) -> str:
     """What identifies a message across the platform's retries: MsgId, or the event's sender,
-    time, kind and subject."""
+    time, kind and subject (a group chat's change: also the chat, the change and who and
+    which member version it brought)."""
     if fields.get("MsgId", "0") not in ("", "0"):
         return f"msg:{fields['MsgId']}"
     parts = ["FromUserName", "CreateTime", "Event", "EventKey", "ChangeType", "UserID",
              "ExternalUserID", "State"]  # fmt: skip
+    if fields.get("ChatId"):
+        parts += ["ChatId", "UpdateDetail", "MemChangeList", "CurMemVer"]
     key = "|".join(fields.get(name, "") for name in parts)
     if len(key) > KEY_LENGTH:
         key = "sha1:" + hashlib.sha1(key.encode()).hexdigest()
@@ -155,13 +158,14 @@ def callback_accept(inbound: Inbound) -> str:
     """Log the message, queue its processing and return the answer: the passive reply (an OA
     follow, scan or keyword) or "success". A message seen before only gets "success"."""
     fields = inbound.fields
+    event = fields.get("UpdateDetail") or fields.get("ChangeType") or fields.get("Event", "")
     with transaction.atomic():
         log, created = CallbackLog.objects.get_or_create(
             account=inbound.account,
             msg_key=message_key(fields),
             defaults={
                 "msg_type": fields.get("MsgType", "").lower()[:32],
-                "event": (fields.get("ChangeType") or fields.get("Event", "")).lower()[:64],
+                "event": event.lower()[:64],
                 "body": inbound.xml,
             },
         )

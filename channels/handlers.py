@@ -1,5 +1,5 @@
 """What each platform callback means: customers and their events, tags, code hits, welcome
-messages and loss alerts.
+messages, loss alerts and group chat members.
 
 `process_callback(log_id)` handles one logged callback once, under a lock on its log and in
 one transaction, so a failure leaves nothing half-written here and a replay starts clean.
@@ -7,6 +7,7 @@ The platform calls it makes are safe to repeat (corp tags) or only noted when th
 welcome code is good for one use within 20 seconds, so a replay cannot send it again).
 """
 
+import hashlib
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -20,9 +21,31 @@ from django.utils.translation import gettext as _
 
 from channels import adapters
 from channels.adapters.base import PlatformError
-from channels.choices import CallbackStatus, ChannelKind, HitKind, KeywordMatch, ReplyKind
-from channels.livecodes import corp_tag_ids, live_code_after_add, welcome_render
-from channels.models import AutoReply, CallbackLog, ChannelAccount, CodeHit, LiveCode, QrCode, Staff
+from channels.choices import (
+    CallbackStatus,
+    ChannelKind,
+    HitKind,
+    KeywordMatch,
+    LiveCodeKind,
+    ReplyKind,
+)
+from channels.livecodes import (
+    corp_tag_ids,
+    group_codes_of,
+    live_code_after_add,
+    live_code_refresh_groups,
+    welcome_render,
+)
+from channels.models import (
+    AutoReply,
+    CallbackLog,
+    ChannelAccount,
+    CodeHit,
+    GroupChat,
+    LiveCode,
+    QrCode,
+    Staff,
+)
 from customers.choices import IdentityKind
 from customers.ingest import events_ingest
 from customers.models import Customer
@@ -34,23 +57,36 @@ logger = logging.getLogger(__name__)
 
 CONTENT_LIMIT = 500  # characters of an incoming message kept on its event
 SCENE_PREFIX = "qrscene_"
+SOURCE_ID_LENGTH = 128  # an event's source_id
+MEMBER_CUSTOMER = 2  # a group chat member's type: 1 a member of the corp, 2 an external contact
 
 
 def message_fields(xml: bytes | str) -> dict[str, str]:
     """The top-level elements of a WeChat XML message, read with defusedxml (no DTD, no
-    entities: an entity bomb is an error, not a memory blow-up)."""
+    entities: an entity bomb is an error, not a memory blow-up). An element of `<Item>`s (a
+    group change's MemChangeList) reads as their texts joined by commas."""
     root = fromstring(xml, forbid_dtd=True)
     if root.tag != "xml":
         raise ValueError("not a WeChat message")
-    return {child.tag: (child.text or "").strip() for child in root}
+    return {
+        child.tag: (
+            ",".join((item.text or "").strip() for item in child)
+            if len(child)
+            else (child.text or "").strip()
+        )
+        for child in root
+    }
 
 
 def message_topic(fields: dict[str, str]) -> str:
-    """What a message is about: the WeCom change type, the event, or the message type."""
+    """What a message is about: the WeCom change type (a group chat's: its update detail,
+    add_member…), the event, or the message type."""
     msg_type = fields.get("MsgType", "").lower()
     event = fields.get("Event", "").lower()
     if event == "change_external_contact":
         return fields.get("ChangeType", "").lower()
+    if event == "change_external_chat":
+        return (fields.get("UpdateDetail") or fields.get("ChangeType", "")).lower()
     return event if msg_type == "event" else msg_type
 
 
@@ -180,28 +216,44 @@ def _handler_for(callback: Callback):
 def _event(callback: Callback, name: str, identities: list[dict], properties: dict) -> Customer:
     """Record the callback as the customer's event (the customer made or found through
     customers ingestion) and return the customer; the log's key is the event's source id."""
+    return _events(callback, [(name, identities, properties, "")])[0]
+
+
+def _events(callback: Callback, events: list[tuple[str, list[dict], dict, str]]) -> list:
+    """Record several events of one callback, `(name, identities, properties, part)` each
+    (`part` tells apart the events of one callback, e.g. the members who joined a group), and
+    return their customers in order."""
     account = callback.account
-    result = events_ingest(
-        rows=[
+    key = callback.log.msg_key or f"callback:{callback.log.pk}"
+    rows = []
+    for name, identities, properties, part in events:
+        source_id = f"{key}|{part}" if part else key
+        if len(source_id) > SOURCE_ID_LENGTH:
+            source_id = "sha1:" + hashlib.sha1(source_id.encode()).hexdigest()
+        rows.append(
             {
-                "event_id": callback.log.msg_key or f"callback:{callback.log.pk}",
+                "event_id": source_id,
                 "name": name,
                 "channel": account.code,
                 "occurred_at": callback.occurred_at.isoformat(),
                 "identities": identities,
                 "properties": properties,
             }
-        ],
-        actor_label=f"callback:{account.code}",
-    )
+        )
+    result = events_ingest(rows=rows, actor_label=f"callback:{account.code}")
     if result.errors:
         raise ValidationError(str(result.errors))
-    first = identities[0]
-    return Customer.objects.get(
-        identities__kind=first["kind"],
-        identities__scope=first.get("scope", ""),
-        identities__value=first["value"],
-    )
+    customers = []
+    for _name, identities, _properties, _part in events:
+        first = identities[0]
+        customers.append(
+            Customer.objects.get(
+                identities__kind=first["kind"],
+                identities__scope=first.get("scope", ""),
+                identities__value=first["value"],
+            )
+        )
+    return customers
 
 
 def _hit(callback: Callback, kind: str, customer: Customer, external_id: str, **code) -> None:
@@ -404,6 +456,172 @@ def _on_contact_lost(callback: Callback) -> None:
     adapters.adapter_for(callback.account).send_app_message([staff.userid], text)
 
 
+# --- WeCom group chats ---------------------------------------------------------------------
+
+
+def _number(fields: dict[str, str], name: str) -> int:
+    try:
+        return int(fields.get(name) or 0)
+    except ValueError:
+        return 0
+
+
+def _group_detail(adapter, chat_id: str, callback: Callback) -> dict | None:
+    """The group chat as WeCom has it now: its members, their names and the state of whoever
+    joined through a join way. A transient error is raised (the task tries again); without
+    the details the change still counts, with nothing to tell which live code brought it."""
+    try:
+        return adapter.group_chat(chat_id)
+    except PlatformError as exc:
+        if exc.transient:
+            raise
+        callback.notes.append(_("读取客户群详情失败：%(e)s") % {"e": exc})
+        return None
+
+
+def _changed_members(callback: Callback, detail: dict | None, joined: bool) -> list[str]:
+    """Who joined or left: the callback's MemChangeList; without one (older WeCom), for a
+    join, the group's newest members, as many as MemChangeCnt."""
+    listed = [u for u in callback.fields.get("MemChangeList", "").split(",") if u]
+    if listed or not joined or detail is None:
+        return listed
+    count = _number(callback.fields, "MemChangeCnt")
+    members = sorted(detail.get("member_list") or [], key=lambda m: m.get("join_time", 0))
+    return [m["userid"] for m in members[-count:]] if count else []
+
+
+def _group_chat(callback: Callback, chat_id: str, detail: dict | None, joined: bool):
+    """Our row of the group with its member count now (WeCom's, else counted on), and
+    whether it was full before."""
+    chat, _created = GroupChat.objects.select_for_update().get_or_create(
+        account=callback.account, chat_id=chat_id
+    )
+    was_full = chat.member_count >= chat.capacity
+    if detail is not None:
+        chat.member_count = len(detail.get("member_list") or [])
+        chat.name = (detail.get("name") or chat.name)[:100]
+        chat.owner = detail.get("owner") or chat.owner
+    else:
+        change = _number(callback.fields, "MemChangeCnt")
+        chat.member_count = max(0, chat.member_count + (change if joined else -change))
+    chat.save(update_fields=["member_count", "name", "owner"])
+    return chat, was_full
+
+
+def _group_code_joined(account: ChannelAccount, chat: GroupChat, external_userid: str):
+    """The group live code a leaving customer joined this group through, if any."""
+    hit = (
+        CodeHit.objects.filter(
+            live_code__account=account,
+            live_code__kind=LiveCodeKind.GROUP,
+            live_code__groups=chat,
+            kind=HitKind.ADD,
+            external_id=external_userid,
+        )
+        .select_related("live_code")
+        .order_by("-occurred_at", "-pk")
+        .first()
+    )
+    return hit.live_code if hit else None
+
+
+def _member_event(callback: Callback, chat: GroupChat, userid: str, member: dict, code, joined):
+    """The join_group / leave_group event of one customer: (name, identities, properties,
+    part) for `_events`."""
+    identities = [
+        {
+            "kind": IdentityKind.WECOM_EXTERNAL_USERID,
+            "value": userid,
+            "scope": callback.account.code,
+        }
+    ]
+    if member.get("unionid"):
+        identities.append({"kind": IdentityKind.WECHAT_UNIONID, "value": member["unionid"]})
+    properties = {"chat_id": chat.chat_id}
+    if joined:
+        properties.update(
+            join_scene=_number(callback.fields, "JoinScene"), state=member.get("state", "")
+        )
+    else:
+        properties["quit_scene"] = _number(callback.fields, "QuitScene")
+    if code:
+        properties["live_code"] = code.pk
+    return ("join_group" if joined else "leave_group", identities, properties, userid)
+
+
+def _on_group_members(callback: Callback, joined: bool) -> None:
+    """Customers joined or left a group chat: a join_group / leave_group event each (one
+    source id per member, so a replay adds nothing), an add or a loss for the group live code
+    whose state they joined with, the group's member count, and the code's join way moved on
+    when the group filled up (or back when it got room again)."""
+    account, fields = callback.account, callback.fields
+    chat_id = fields.get("ChatId", "")
+    if not chat_id:
+        raise ValidationError("ChatId missing")
+    adapter = adapters.adapter_for(account)
+    detail = _group_detail(adapter, chat_id, callback)
+    changed = _changed_members(callback, detail, joined)
+    members = {m["userid"]: m for m in (detail or {}).get("member_list") or []}
+    staff = set(
+        Staff.objects.filter(account=account, userid__in=changed).values_list("userid", flat=True)
+    )
+    customers = [
+        u
+        for u in changed
+        if u not in staff and members.get(u, {}).get("type", MEMBER_CUSTOMER) == MEMBER_CUSTOMER
+    ]
+    chat, was_full = _group_chat(callback, chat_id, detail, joined)
+    if joined:
+        states = {members.get(u, {}).get("state") for u in customers} - {None, ""}
+        by_state = LiveCode.objects.filter(
+            account=account, kind=LiveCodeKind.GROUP, state__in=states
+        ).in_bulk(field_name="state")
+        codes = [by_state.get(members.get(u, {}).get("state", "")) for u in customers]
+    else:
+        codes = [_group_code_joined(account, chat, u) for u in customers]
+    events = [
+        _member_event(callback, chat, u, members.get(u, {}), code, joined)
+        for u, code in zip(customers, codes, strict=True)
+    ]
+    found = _events(callback, events) if events else []
+    for userid, customer, code in zip(customers, found, codes, strict=True):
+        name = (members.get(userid, {}).get("name") or "").strip()[:100]
+        if joined and name and not customer.name:
+            customers_profile_bulk(profiles={customer.pk: {"name": name}})
+        if code is None:
+            continue
+        _hit(callback, HitKind.ADD if joined else HitKind.DELETE, customer, userid, live_code=code)
+        if joined:
+            _tag(customer, code.tags.all(), TagSource.LIVE_CODE, f"live_code:{code.pk}")
+    full = chat.member_count >= chat.capacity
+    if (joined and full) or (was_full and not full):
+        _rotate_group_codes(adapter, callback, chat)
+
+
+def _rotate_group_codes(adapter, callback: Callback, chat: GroupChat) -> None:
+    """The group codes listing a group that filled up or got room: their join ways are
+    re-pointed at their groups with room now."""
+    for code in group_codes_of(chat):
+        try:
+            if not live_code_refresh_groups(code, adapter=adapter):
+                callback.notes.append(
+                    _("群活码「%(code)s」的客户群都已满员，入群二维码仍指向原来的群")
+                    % {"code": code.name}
+                )
+        except Exception as exc:  # the periodic refresh puts it right
+            callback.notes.append(
+                _("更新群活码「%(code)s」的客户群失败：%(e)s") % {"code": code.name, "e": exc}
+            )
+
+
+def _on_group_joined(callback: Callback) -> None:
+    _on_group_members(callback, joined=True)
+
+
+def _on_group_left(callback: Callback) -> None:
+    _on_group_members(callback, joined=False)
+
+
 HANDLERS = {
     (ChannelKind.WECHAT_OA, "subscribe"): _on_subscribe,
     (ChannelKind.WECHAT_OA, "scan"): _on_scan,
@@ -411,4 +629,6 @@ HANDLERS = {
     (ChannelKind.WECOM, "add_external_contact"): _on_contact_added,
     (ChannelKind.WECOM, "del_external_contact"): _on_contact_removed,
     (ChannelKind.WECOM, "del_follow_user"): _on_contact_lost,
+    (ChannelKind.WECOM, "add_member"): _on_group_joined,
+    (ChannelKind.WECOM, "del_member"): _on_group_left,
 }

@@ -7,6 +7,12 @@ turn is next and moves on after every add; random lists everyone free and lets W
 "Free" means in the code's schedule (local time) and under the seat's daily cap; when no
 regular seat is free the backups serve, and when nobody is, the regular seats stay listed
 (a contact way cannot be empty; round robin lists the first of them).
+
+A group live code is a WeCom join way ("加入群聊", groupchat/add_join_way) over the first five
+of its groups with room (fewer members than the group's capacity), carrying our `state`;
+WeCom sends each scanner to the first of those with room by its own count, so when one of
+our groups fills up (or gets room again) the way is re-pointed (update_join_way) at the
+groups with room now. A way over full groups only keeps its last groups.
 """
 
 import base64
@@ -82,6 +88,8 @@ def _check(account, name, seats, groups, strategy, kind, welcome_text) -> None:
         errors["groups"] = _("只能选择该企业微信下的客户群")
     elif kind == LiveCodeKind.GROUP and not groups:
         errors["groups"] = _("群活码至少选择一个客户群")
+    elif kind == LiveCodeKind.GROUP and all(g.member_count >= g.capacity for g in groups):
+        errors["groups"] = _("所选客户群都已满员")
     try:
         placeholders_check(welcome_text)
     except ValidationError as exc:
@@ -132,7 +140,11 @@ def live_code_create(
             for i, (member, cap, backup) in enumerate(seats)
         )
         code.tags.set(tags)
-        code.groups.set(groups)
+        # in the order given (groups.set() would lose it): a group code fills them in turn
+        LiveCode.groups.through.objects.bulk_create(
+            LiveCode.groups.through(livecode=code, groupchat=group)
+            for group in dict.fromkeys(groups)
+        )
         if kind == LiveCodeKind.GROUP:
             way = _join_way(adapter, code)
         else:
@@ -148,8 +160,7 @@ def _join_way(adapter, code: LiveCode) -> dict:
     it a group code keeps no platform QR (live_code_pick_group still names the group)."""
     if not adapter.can("join_way"):
         return {"config_id": "", "qr_code": ""}
-    chat_ids = [g.chat_id for g in groups_with_room(code)][:JOIN_WAY_GROUPS]
-    return adapter.add_join_way(code.state, chat_ids)
+    return adapter.add_join_way(code.state, join_way_chat_ids(code))
 
 
 def corp_tag_ids(adapter, account: ChannelAccount, tags) -> list[str]:
@@ -266,6 +277,31 @@ def live_code_refresh_staff(
     return userids
 
 
+def join_way_chat_ids(code: LiveCode) -> list[str]:
+    """The groups a group code's join way should list now: the first five with room."""
+    return [g.chat_id for g in groups_with_room(code)][:JOIN_WAY_GROUPS]
+
+
+def live_code_refresh_groups(code: LiveCode, *, adapter=None) -> list[str]:
+    """Re-point a group code's join way at its groups with room; returns their chat ids.
+    With none left the way keeps its last groups (a join way cannot be empty) and [] is
+    returned without calling WeCom."""
+    chat_ids = join_way_chat_ids(code)
+    if chat_ids:
+        adapter = adapter or adapters.adapter_for(code.account)
+        adapter.update_join_way(code.config_id, chat_ids, state=code.state)
+    return chat_ids
+
+
+def group_codes_of(chat: GroupChat):
+    """The enabled group codes with a join way that list this group."""
+    return (
+        LiveCode.objects.filter(kind=LiveCodeKind.GROUP, enabled=True, groups=chat)
+        .exclude(config_id="")
+        .order_by("pk")
+    )
+
+
 def live_code_after_add(code: LiveCode, *, adapter=None) -> None:
     """After an add: round robin moves on; random drops whoever just reached a cap."""
     if code.kind == LiveCodeKind.STAFF and code.config_id and code.enabled:
@@ -274,15 +310,19 @@ def live_code_after_add(code: LiveCode, *, adapter=None) -> None:
 
 def live_codes_refresh(now: datetime | None = None) -> int:
     """For a periodic task: re-point every enabled staff code at who serves now, so opening
-    hours and a new day's caps take effect without waiting for an add. Returns how many
-    codes WeCom accepted; a failing one is logged and tried again next time."""
-    codes = LiveCode.objects.filter(
-        kind=LiveCodeKind.STAFF, enabled=True, account__status=AccountStatus.ACTIVE
-    ).exclude(config_id="")
+    hours and a new day's caps take effect without waiting for an add, and every group code
+    at its groups with room (member counts also change by syncs). Returns how many codes
+    WeCom accepted; a failing one is logged and tried again next time."""
+    codes = LiveCode.objects.filter(enabled=True, account__status=AccountStatus.ACTIVE).exclude(
+        config_id=""
+    )
     done = 0
-    for code in codes.select_related("account"):
+    for code in codes.select_related("account").order_by("pk"):
         try:
-            live_code_refresh_staff(code, now=now, advance=False)
+            if code.kind == LiveCodeKind.GROUP:
+                live_code_refresh_groups(code)
+            else:
+                live_code_refresh_staff(code, now=now, advance=False)
         except Exception:
             logger.exception("live code %s: refresh failed", code.pk)
         else:

@@ -1,5 +1,6 @@
 """WeCom (企业微信) customer contact: staff, external contacts, corp tags, contact ways,
-welcome messages, group chats, customer mass messages and app messages to staff."""
+welcome messages, group chats and their join ways, customer mass messages and app messages
+to staff."""
 
 from collections.abc import Iterator
 
@@ -12,6 +13,7 @@ CONTACTS_USERIDS = 100  # batch/get_by_user takes this many staff a call…
 CONTACTS_PAGE = 100  # …and answers this many contacts a page
 GROUPS_PAGE = 1000
 MSG_TEMPLATE_BATCH = 10_000  # add_msg_template takes this many external_userids
+JOIN_WAY_QR = 2  # a join way's scene: 1 a mini program button, 2 a QR code
 # get_group_msg_result's status: 0 waiting for the staff member to confirm, 1 sent
 NOT_SENT = {2: "not a contact (any more)", 3: "already got another mass message today"}
 
@@ -29,7 +31,7 @@ class WecomAdapter(ClientAdapter):
     capabilities = frozenset(
         {
             "sync:contacts", "sync:staff", "sync:groups", "sync:tags", "send", "qrcode",
-            "contact_way", "welcome", "tags", "app_message", "callback",
+            "contact_way", "join_way", "welcome", "tags", "app_message", "callback",
         }
     )  # fmt: skip
     make_client = staticmethod(wecom_client)
@@ -70,6 +72,17 @@ class WecomAdapter(ClientAdapter):
             if not cursor:
                 break
         return [self.call(api.get, chat_id)["group_chat"] for chat_id in chat_ids]
+
+    def group_chat(self, chat_id: str) -> dict:
+        """One group chat with its members' names (groupchat/get, need_name 1): `{"chat_id",
+        "name", "owner", "member_list": [{"userid", "type", "join_time", "join_scene",
+        "unionid"?, "name", "state"?…}]…}`."""
+        answer = self.call(
+            self.client.post,
+            "externalcontact/groupchat/get",
+            data={"chat_id": chat_id, "need_name": 1},
+        )
+        return answer["group_chat"]
 
     def external_contact(self, external_userid: str) -> dict:
         """`{"external_contact": {…}, "follow_user": [{"userid", "state", "tags"…}]}`."""
@@ -143,6 +156,61 @@ class WecomAdapter(ClientAdapter):
     def create_qrcode(self, state: str, userids: list[str], skip_verify: bool = True) -> dict:
         return self.add_contact_way(state, userids, skip_verify)
 
+    def add_join_way(self, state: str, chat_ids: list[str]) -> dict:
+        """A 加入群聊 QR code over these group chats (at most 5) carrying `state`:
+        `{"config_id", "qr_code"}`. WeCom answers the config id only; the QR code is read back
+        with get_join_way (a way that cannot be read back is deleted again).
+
+        WeCom never creates groups for it (`auto_create_room` 0): group live codes move the
+        way on to their next group with room themselves (`update_join_way`).
+        """
+        answer = self.call(
+            self.client.post,
+            "externalcontact/groupchat/add_join_way",
+            data=_join_way_config(state, chat_ids),
+        )
+        config_id = answer["config_id"]
+        try:
+            qr_code = self.join_way(config_id).get("qr_code", "")
+        except Exception:
+            try:
+                self.del_join_way(config_id)
+            except Exception:  # the first error is the one to report
+                pass
+            raise
+        return {"config_id": config_id, "qr_code": qr_code}
+
+    def join_way(self, config_id: str) -> dict:
+        """A join way's configuration: `{"config_id", "scene", "chat_id_list", "state",
+        "qr_code", "auto_create_room"…}`."""
+        answer = self.call(
+            self.client.post,
+            "externalcontact/groupchat/get_join_way",
+            data={"config_id": config_id},
+        )
+        return answer["join_way"]
+
+    def update_join_way(self, config_id: str, chat_ids: list[str], state: str | None = None):
+        """Re-point a join way at these group chats (group live codes move on when one fills).
+
+        WeCom overwrites the whole configuration, so the state goes again: `state`, or the
+        way's own, read back first when not given. The QR code stays the same.
+        """
+        if state is None:
+            state = self.join_way(config_id).get("state", "")
+        self.call(
+            self.client.post,
+            "externalcontact/groupchat/update_join_way",
+            data={"config_id": config_id, **_join_way_config(state, chat_ids)},
+        )
+
+    def del_join_way(self, config_id: str) -> None:
+        self.call(
+            self.client.post,
+            "externalcontact/groupchat/del_join_way",
+            data={"config_id": config_id},
+        )
+
     def send_welcome_msg(self, welcome_code: str, text: str) -> None:
         self.call(
             self.client.external_contact.send_welcome_msg,
@@ -196,3 +264,14 @@ class WecomAdapter(ClientAdapter):
         """`{external_userid: status}` of a mass message (0 waiting, 1 sent, 2/3 not sent)."""
         answer = self.call(self.client.external_contact.get_group_msg_result, msgid)
         return {d["external_userid"]: d.get("status", 0) for d in answer.get("detail_list", [])}
+
+
+def _join_way_config(state: str, chat_ids: list[str]) -> dict:
+    """What add_join_way and update_join_way take: a QR code over these groups, no groups
+    created when they are full."""
+    return {
+        "scene": JOIN_WAY_QR,
+        "chat_id_list": list(chat_ids),
+        "state": state,
+        "auto_create_room": 0,
+    }

@@ -1,8 +1,9 @@
 """The platform's side of callbacks: what WeChat and WeCom POST to a callback URL.
 
 `prepare` (under the state lock) applies the user's action to the tenant — a new follower, a
-contact recorded under the staff member with its `state` and a one-time welcome code — and
-builds the plaintext XML exactly as the platform words it. `deliver` (without the lock, as
+contact recorded under the staff member with its `state` and a one-time welcome code, a
+customer joining or leaving a group chat — and builds the plaintext XML exactly as the
+platform words it. `deliver` (without the lock, as
 our callback may call the sandbox back) encrypts it with wechatpy's crypto in safe mode,
 signs it and POSTs it:
 
@@ -32,9 +33,11 @@ from wechatpy.exceptions import InvalidSignatureException
 from wechatpy.utils import WeChatSigner
 
 from channels.sandbox.state import Tenant
+from channels.sandbox.wecom_data import member_version
 
 OA_ACTIONS = ("subscribe", "scan", "unsubscribe", "text")
 WECOM_ACTIONS = ("add_external_contact", "del_external_contact", "del_follow_user")
+GROUP_ACTIONS = ("join_group", "leave_group")
 _no_proxy = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
@@ -80,15 +83,17 @@ class Target:
 
 
 def xml_message(fields: list[tuple[str, object]]) -> str:
-    """WeChat's XML: text in CDATA, numbers bare, in the given order."""
-    parts = []
-    for name, value in fields:
-        if isinstance(value, int):
-            parts.append(f"<{name}>{value}</{name}>")
-        else:
-            text = str(value).replace("]]>", "]]]]><![CDATA[>")
-            parts.append(f"<{name}><![CDATA[{text}]]></{name}>")
-    return "<xml>" + "".join(parts) + "</xml>"
+    """WeChat's XML: text in CDATA, numbers bare, a list as `<Item>`s, in the given order."""
+    return "<xml>" + "".join(xml_element(name, value) for name, value in fields) + "</xml>"
+
+
+def xml_element(name: str, value: object) -> str:
+    if isinstance(value, list):
+        return f"<{name}>" + "".join(xml_element("Item", item) for item in value) + f"</{name}>"
+    if isinstance(value, int):
+        return f"<{name}>{value}</{name}>"
+    text = str(value).replace("]]>", "]]]]><![CDATA[>")
+    return f"<{name}><![CDATA[{text}]]></{name}>"
 
 
 def signature(*parts: str) -> str:
@@ -106,6 +111,8 @@ def prepare(tenant: Tenant, action: str, fields: dict, now: int) -> tuple[str, d
         return oa_message(tenant, action, fields, now)
     if tenant.kind == "wecom" and action in WECOM_ACTIONS:
         return wecom_message(tenant, action, fields, now)
+    if tenant.kind == "wecom" and action in GROUP_ACTIONS:
+        return group_message(tenant, action, fields, now)
     raise ValueError(f"{tenant.kind} tenants cannot simulate {action!r}")
 
 
@@ -171,6 +178,45 @@ def wecom_message(tenant: Tenant, action: str, fields: dict, now: int) -> tuple[
     ]
     ids = {"external_userid": follow.external_userid, "userid": follow.userid, **ids}
     return xml_message(fields_xml + extra), ids
+
+
+def group_message(tenant: Tenant, action: str, fields: dict, now: int) -> tuple[str, dict]:
+    """A customer joins a group chat by QR code (through the join way carrying `state`, or
+    the group's own) or leaves it: WeCom's change_external_chat `update` event. Like WeCom it
+    names who changed, not how they came: groupchat/get tells a member's state."""
+    data = tenant.data
+    external_userid = str(fields.get("external_userid") or "")
+    chat_id = str(fields.get("chat_id") or "")
+    if action == "join_group":
+        state = str(fields.get("state") or "")
+        chat, member = data.join_group(external_userid, state, chat_id, now)
+        others = [m for m in chat["member_list"] if m is not member]
+        detail = [("UpdateDetail", "add_member"), ("JoinScene", 3), ("QuitScene", 0)]
+    else:
+        chat, member = data.leave_group(external_userid, chat_id)
+        others = [*chat["member_list"], member]
+        detail = [("UpdateDetail", "del_member"), ("JoinScene", 0), ("QuitScene", 0)]
+    fields_xml = [
+        ("ToUserName", tenant.appid),
+        ("FromUserName", "sys"),
+        ("CreateTime", int(fields.get("create_time") or now)),
+        ("MsgType", "event"),
+        ("Event", "change_external_chat"),
+        ("ChatId", chat["chat_id"]),
+        ("ChangeType", "update"),
+        *detail,
+        ("MemChangeCnt", 1),
+        ("MemChangeList", [member["userid"]]),
+        ("LastMemVer", member_version({**chat, "member_list": others})),
+        ("CurMemVer", member_version(chat)),
+    ]
+    ids = {
+        "external_userid": member["userid"],
+        "chat_id": chat["chat_id"],
+        "state": member.get("state", ""),
+        "member_count": len(chat["member_list"]),
+    }
+    return xml_message(fields_xml), ids
 
 
 # -- delivering (without the lock) ------------------------------------------------------------

@@ -85,5 +85,6 @@ class SandboxControl:
 
     def simulate(self, appid: str, action: str, **fields) -> dict:
         """Play the platform's side (`subscribe`, `scan`, `unsubscribe`, `text`,
-        `add_external_contact`, `del_external_contact`, `del_follow_user`, `verify`)."""
+        `add_external_contact`, `del_external_contact`, `del_follow_user`, `join_group`,
+        `leave_group`, `verify`)."""
         return self._call("POST", "simulate", json={"appid": appid, "action": action, **fields})

@@ -34,9 +34,13 @@ DEFAULTS = {
     "videos": 12,
     "seed": 1,
     "mass_quota": 4,  # mass messages one person may receive per calendar month
+    "group_capacity": 200,  # WeCom customer group members who may still join by QR code
     "token_ttl": 7200,
 }
-INT_KEYS = ("followers", "staff", "contacts", "groups", "videos", "seed", "mass_quota", "token_ttl")
+INT_KEYS = (
+    "followers", "staff", "contacts", "groups", "videos", "seed", "mass_quota", "group_capacity",
+    "token_ttl",
+)  # fmt: skip
 # Changing one of these regenerates the tenant's fake data; other keys are updated in place.
 SHAPE_KEYS = ("kind", "followers", "staff", "contacts", "groups", "videos", "seed")
 OLD_TOKEN_GRACE = 300  # an OA token stays valid five minutes after a newer one is issued

@@ -7,6 +7,11 @@ follower n. `add_msg_template` is confirmed by the staff at once: per recipient,
 2 not (or no longer) a friend of the sender, 3 over `mass_quota` group messages this month;
 external_userids never seen are returned in `fail_list`. A welcome code (from a simulated
 `add_external_contact`) works once (41051 afterwards; 40058 when unknown).
+
+Join ways (客户群「加入群聊」, groupchat/*_join_way) list 1–5 group chats; update_join_way
+overwrites the whole configuration, as WeCom's does (a field left out is reset). groupchat/get
+names members only with `need_name` 1, and gives a member who joined through a join way with
+a state that `state`.
 """
 
 import hashlib
@@ -17,9 +22,16 @@ from channels.sandbox.oa import check_secret, payload
 from channels.sandbox.population import Person, mix
 from channels.sandbox.router import ApiError
 from channels.sandbox.state import china_month
-from channels.sandbox.wecom_data import Follow, WecomData, contact_way_view
+from channels.sandbox.wecom_data import (
+    Follow,
+    WecomData,
+    contact_way_view,
+    join_way_view,
+    member_version,
+)
 
 WECOM = ("wecom",)
+JOIN_WAY_CHATS = 5  # a join way lists at most this many group chats
 
 
 def external_contact(person: Person) -> dict:
@@ -293,7 +305,86 @@ def groupchat_get(call: Call) -> dict:
     chat = call.data.groups.get(call.body.get("chat_id"))
     if chat is None:
         raise ApiError(40050)
-    return {"group_chat": chat}
+    named = call.body.get("need_name") in (1, "1", True)
+    members = [
+        m if named else {k: v for k, v in m.items() if k != "name"} for m in chat["member_list"]
+    ]
+    return {"group_chat": {**chat, "member_list": members, "member_version": member_version(chat)}}
+
+
+# -- join ways (加入群聊) ------------------------------------------------------------------------
+
+
+def join_way_config(call: Call) -> dict:
+    """The configurable fields of a join way from the body (add and update take the same)."""
+    data: WecomData = call.data
+    body = call.body
+    chat_ids, state = body.get("chat_id_list"), str(body.get("state") or "")
+    if body.get("scene") not in (1, 2) or len(state) > 30:
+        raise ApiError(40058)
+    if not isinstance(chat_ids, list) or not 0 < len(chat_ids) <= JOIN_WAY_CHATS:
+        raise ApiError(40058, "invalid chat_id_list")
+    if any(chat_id not in data.groups for chat_id in chat_ids):
+        raise ApiError(40050)
+    auto_create_room = body.get("auto_create_room", 1)
+    room_base_name = str(body.get("room_base_name") or "")
+    if auto_create_room not in (0, 1) or len(room_base_name) > 40:
+        raise ApiError(40058)
+    try:
+        room_base_id = int(body.get("room_base_id") or 1)
+    except (TypeError, ValueError):
+        raise ApiError(40058)
+    return {
+        "scene": body["scene"],
+        "remark": str(body.get("remark") or "")[:30],
+        "auto_create_room": auto_create_room,
+        "room_base_name": room_base_name if auto_create_room else "",
+        "room_base_id": room_base_id if auto_create_room else 0,
+        "chat_id_list": list(dict.fromkeys(chat_ids)),
+        "state": state,
+        "mark_source": bool(body.get("mark_source", True)),
+    }
+
+
+def add_join_way(call: Call) -> dict:
+    """Only the config id: the QR code comes with get_join_way."""
+    data: WecomData = call.data
+    config = join_way_config(call)
+    config_id = hashlib.md5(f"{call.tenant.appid}:join:{data.next_serial()}".encode()).hexdigest()
+    join_url = f"https://work.weixin.qq.com/gm/{config_id}"
+    data.join_ways[config_id] = {
+        "config_id": config_id,
+        **config,
+        "qr_code": f"{call.request.base_url}/sandbox/qr.png?text={quote(join_url, safe='')}",
+        "rooms_created": 0,
+    }
+    return {"config_id": config_id}
+
+
+def join_way(call: Call) -> dict:
+    way = call.data.join_ways.get(call.body.get("config_id"))
+    if way is None:
+        raise ApiError(40058, "invalid config_id")
+    return way
+
+
+def get_join_way(call: Call) -> dict:
+    way = join_way_view(join_way(call))
+    if way["scene"] != 2:
+        del way["qr_code"]  # a mini program button (scene 1) has no QR code
+    return {"join_way": way}
+
+
+def update_join_way(call: Call) -> dict:
+    """Overwrite a join way's configuration; its config id and QR code stay."""
+    way = join_way(call)
+    way.update(join_way_config(call))
+    return {}
+
+
+def del_join_way(call: Call) -> dict:
+    del call.data.join_ways[join_way(call)["config_id"]]
+    return {}
 
 
 # -- group messages (企业群发) and app messages --------------------------------------------------
@@ -448,6 +539,10 @@ ENDPOINTS = [
     _post("send_welcome_msg", send_welcome_msg),
     _post("groupchat/list", groupchat_list),
     _post("groupchat/get", groupchat_get),
+    _post("groupchat/add_join_way", add_join_way),
+    _post("groupchat/get_join_way", get_join_way),
+    _post("groupchat/update_join_way", update_join_way),
+    _post("groupchat/del_join_way", del_join_way),
     _post("add_msg_template", add_msg_template),
     _post("get_group_msg_result", group_msg_result),
     _post("get_groupmsg_send_result", groupmsg_send_result),

@@ -1,6 +1,13 @@
 """A WeCom corp's data in the sandbox: staff, external contacts and who follows whom, corp
-tags, contact ways, welcome codes, customer groups and group-message tasks (see `wecom` for
-the APIs over it). Contact n is added by staff n % staff, every tenth by the next one too."""
+tags, contact ways, welcome codes, customer groups with their join ways (加入群聊) and
+group-message tasks (see `wecom` for the APIs over it). Contact n is added by staff n % staff,
+every tenth by the next one too.
+
+A customer group takes new members by QR code while it has fewer than the tenant's
+`group_capacity` (200, as on WeCom); a join way sends each scanner to the first of its groups
+with room, and when none has any, creates a group (`auto_create_room`, named
+`room_base_name` + `room_base_id`, `room_base_id` + 1…) or refuses.
+"""
 
 import hashlib
 from collections import Counter
@@ -53,6 +60,7 @@ class WecomData:
         self.tag_groups: dict[str, dict] = {}
         self.tags: dict[str, tuple[dict, dict]] = {}  # tag id → (group, tag)
         self.contact_ways: dict[str, dict] = {}
+        self.join_ways: dict[str, dict] = {}
         self.welcome_codes: dict[str, dict] = {}
         self.msg_templates: dict[str, dict] = {}
         self.received: Counter = Counter()  # (external_userid, month) → group messages
@@ -234,6 +242,101 @@ class WecomData:
         self.unfollow(candidates[-1])
         return candidates[-1]
 
+    def join_group(self, external_userid: str, state: str, chat_id: str, now: int) -> tuple:
+        """A customer joins a group by QR code: the group of the join way carrying `state`
+        (its first with room), or the group `chat_id` (its own QR code, or one of the way's).
+        A missing external_userid is a new customer, who need not be anybody's contact.
+        Returns (group, member)."""
+        way = None
+        if state:
+            way = next((w for w in self.join_ways.values() if w["state"] == state), None)
+            if way is None:
+                raise ValueError(f"no join way carries state {state!r}")
+        if chat_id:
+            chat = self.groups.get(chat_id)
+            if chat is None:
+                raise ValueError(f"unknown chat_id {chat_id!r}")
+            if way and chat_id not in way["chat_id_list"]:
+                raise ValueError(f"{chat_id} is not a group of the join way")
+            if self.group_full(chat):
+                raise ValueError(f"{chat_id} is full")
+        elif way:
+            chat = self._group_with_room(way, now)
+        else:
+            raise ValueError("join_group needs a state or a chat_id")
+        person = self.contacts.get(external_userid) if external_userid else None
+        if person is None:
+            person = self.contacts.create(now, uid=external_userid or None)
+            if not self.follows.get(person.uid):
+                self.contacts.deactivate(person)  # a group member, nobody's contact
+        if any(m["userid"] == person.uid for m in chat["member_list"]):
+            raise ValueError(f"{person.uid} is already in {chat['chat_id']}")
+        member = {
+            "userid": person.uid,
+            "type": 2,
+            "join_time": now,
+            "join_scene": 3,  # by scanning the group's QR code
+            "unionid": person.unionid,
+            "name": person.nickname,
+            "group_nickname": "",
+        }
+        if way and way["state"]:
+            member["state"] = way["state"]
+        chat["member_list"].append(member)
+        return chat, member
+
+    def _group_with_room(self, way: dict, now: int) -> dict:
+        for chat_id in way["chat_id_list"]:
+            chat = self.groups.get(chat_id)
+            if chat and not self.group_full(chat):
+                return chat
+        if not way["auto_create_room"]:
+            raise ValueError("every group of the join way is full")
+        model = self.groups[way["chat_id_list"][-1]]
+        number = way["room_base_id"] + way["rooms_created"]
+        way["rooms_created"] += 1
+        chat = self.new_group(model["owner"], f"{way['room_base_name']}{number}", now)
+        way["chat_id_list"].append(chat["chat_id"])
+        return chat
+
+    def new_group(self, owner: str, name: str, now: int) -> dict:
+        chat_id = f"wr{self.tenant.seed}_{len(self.groups):04d}"
+        while chat_id in self.groups:
+            chat_id += "x"
+        self.groups[chat_id] = {
+            "chat_id": chat_id,
+            "name": name,
+            "owner": owner,
+            "create_time": now,
+            "notice": "",
+            "member_list": [{"userid": owner, "type": 1, "join_time": now, "join_scene": 1}],
+            "admin_list": [{"userid": owner}],
+        }
+        return self.groups[chat_id]
+
+    def group_full(self, chat: dict) -> bool:
+        return len(chat["member_list"]) >= self.tenant.config["group_capacity"]
+
+    def leave_group(self, external_userid: str, chat_id: str) -> tuple:
+        """A customer leaves a group chat (or is removed): the named customer of `chat_id`,
+        else its newest customer, else the named customer's newest group. (group, member)."""
+        if not (external_userid or chat_id):
+            raise ValueError("leave_group needs an external_userid or a chat_id")
+        if chat_id and chat_id not in self.groups:
+            raise ValueError(f"unknown chat_id {chat_id!r}")
+        chats = [self.groups[chat_id]] if chat_id else list(self.groups.values())
+        found = [
+            (member["join_time"], position, chat, member)
+            for chat in chats
+            for position, member in enumerate(chat["member_list"])
+            if member["type"] == 2 and member["userid"] == (external_userid or member["userid"])
+        ]
+        if not found:
+            raise ValueError("no such group member")
+        _join_time, _position, chat, member = max(found, key=lambda item: item[:2])
+        chat["member_list"].remove(member)
+        return chat, member
+
     # -- sync views ---------------------------------------------------------------------------
 
     def summary(self) -> dict:
@@ -244,6 +347,7 @@ class WecomData:
             "contacts": len(self.contacts),
             "follows": sum(len(f) for f in self.by_staff.values()),
             "groups": len(self.groups),
+            "join_ways": len(self.join_ways),
         }
 
     def describe(self) -> dict:
@@ -252,6 +356,7 @@ class WecomData:
             "staff_list": [{"userid": u, "name": n} for u, n in self.staff.items()],
             "tag_group": list(self.tag_groups.values()),
             "contact_ways": [contact_way_view(w) for w in self.contact_ways.values()],
+            "join_ways": [join_way_view(w) for w in self.join_ways.values()],
             "welcome_codes": list(self.welcome_codes.values()),
             "group_chats": [
                 {
@@ -316,3 +421,13 @@ def seq_of(follow: Follow) -> int:
 
 def contact_way_view(way: dict) -> dict:
     return {k: v for k, v in way.items() if k != "served"}
+
+
+def join_way_view(way: dict) -> dict:
+    return {k: v for k, v in way.items() if k != "rooms_created"}
+
+
+def member_version(chat: dict) -> str:
+    """What WeCom calls a group's member version: changes with every join and leave."""
+    userids = ",".join(sorted(m["userid"] for m in chat["member_list"]))
+    return hashlib.md5(f"{chat['chat_id']}:{userids}".encode()).hexdigest()

@@ -14,9 +14,9 @@ from wechatpy.utils import WeChatSigner
 
 from channels.adapters.base import PlatformError
 from channels.callbacks import callback_replay, message_key, process_callback_task
-from channels.choices import CallbackStatus, HitKind, KeywordMatch, ReplyKind
+from channels.choices import CallbackStatus, HitKind, KeywordMatch, LiveCodeKind, ReplyKind
 from channels.livecodes import live_code_create
-from channels.models import CallbackLog, CodeHit, Staff
+from channels.models import CallbackLog, CodeHit, GroupChat, Staff
 from channels.qrcodes import qr_code_create
 from channels.services import auto_reply_save, channel_account_create
 from customers.models import Event, Identity
@@ -38,6 +38,7 @@ class FakeAdapter:
     def __init__(self, contact=None, fail=()):
         self.calls: list[tuple] = []
         self.contact = contact or {}
+        self.groups: dict[str, dict] = {}
         self.fail = set(fail)
         self.next_tag = 0
 
@@ -70,6 +71,15 @@ class FakeAdapter:
     def add_join_way(self, state, chat_ids):
         self._record("add_join_way", state, list(chat_ids))
         return {"config_id": f"join-{state}", "qr_code": f"https://example.com/{state}.png"}
+
+    def update_join_way(self, config_id, chat_ids, state=None):
+        self._record("update_join_way", config_id, list(chat_ids))
+
+    def group_chat(self, chat_id):
+        self._record("group_chat", chat_id)
+        if chat_id not in self.groups:
+            raise PlatformError(40050, "invalid chatid")
+        return self.groups[chat_id]
 
     def corp_tag_create(self, name, group_name):
         self._record("corp_tag_create", name, group_name)
@@ -507,6 +517,84 @@ def test_message_key_without_msgid_names_sender_time_and_subject():
     assert message_key({**fields, "MsgId": "99"}) == "msg:99"
     long = message_key({**fields, "State": "x" * 200})
     assert long.startswith("sha1:") and len(long) <= 128
+
+
+def group_change(detail: str, chat_id: str, members=None, **numbers) -> str:
+    """A change_external_chat update as WeCom words it (MemChangeList: `<Item>`s, or none
+    as older WeCom sends)."""
+    items = "".join(f"<Item><![CDATA[{m}]]></Item>" for m in members or [])
+    listed = f"<MemChangeList>{items}</MemChangeList>" if members is not None else ""
+    counts = "".join(f"<{k}>{v}</{k}>" for k, v in numbers.items())
+    return (
+        f"<xml><ToUserName><![CDATA[{CORPID}]]></ToUserName>"
+        f"<FromUserName><![CDATA[sys]]></FromUserName><CreateTime>{int(time.time())}</CreateTime>"
+        f"<MsgType><![CDATA[event]]></MsgType><Event><![CDATA[change_external_chat]]></Event>"
+        f"<ChatId><![CDATA[{chat_id}]]></ChatId><ChangeType><![CDATA[update]]></ChangeType>"
+        f"<UpdateDetail><![CDATA[{detail}]]></UpdateDetail>{counts}{listed}</xml>"
+    )
+
+
+def test_group_changes_count_without_a_member_list_or_the_group_details(
+    client, wecom, fake, django_capture_on_commit_callbacks
+):
+    Staff.objects.create(account=wecom, userid="anna")
+    Staff.objects.create(account=wecom, userid="bob")
+    chat = GroupChat.objects.create(account=wecom, chat_id="wr-a", member_count=2, capacity=4)
+    code = live_code_create(account=wecom, name="群活码", kind=LiveCodeKind.GROUP, groups=[chat])
+    fake.groups["wr-a"] = {
+        "chat_id": "wr-a",
+        "name": "福利群",
+        "owner": "anna",
+        "member_list": [
+            {"userid": "anna", "type": 1, "join_time": 10},
+            {"userid": "wm-old", "type": 2, "join_time": 50},
+            {"userid": "wm-x", "type": 2, "join_time": 100, "state": code.state, "name": "小夏"},
+            {"userid": "wm-y", "type": 2, "join_time": 200, "unionid": "union-y"},
+        ],
+    }
+    # older WeCom names nobody: the group's newest members, as many as MemChangeCnt
+    with django_capture_on_commit_callbacks(execute=True):
+        wecom_post(client, wecom, group_change("add_member", "wr-a", JoinScene=3, MemChangeCnt=2))
+    log = CallbackLog.objects.get()
+    assert (log.event, log.status) == ("add_member", CallbackStatus.PROCESSED)
+    assert "都已满员" in log.error  # its only group is full: the way stays where it is
+    x = customer_of("wecom_external_userid", "wm-x", "wecom-cb")
+    y = customer_of("wechat_unionid", "union-y")
+    assert x.name == "小夏" and x.events.get().properties["live_code"] == code.pk
+    assert "live_code" not in y.events.get().properties  # joined without the code's state
+    assert list(CodeHit.objects.values_list("kind", "external_id")) == [(HitKind.ADD, "wm-x")]
+    chat.refresh_from_db()
+    assert (chat.member_count, chat.name, chat.owner) == (4, "福利群", "anna")
+    assert not fake.named("update_join_way")
+
+    # without the group's details a leave still counts; members of the corp are no customers
+    fake.groups.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        wecom_post(client, wecom, group_change("del_member", "wr-a", ["wm-x", "bob"],
+                                               QuitScene=1, MemChangeCnt=2))  # fmt: skip
+    log = CallbackLog.objects.get(event="del_member")
+    assert log.status == CallbackStatus.PROCESSED and "40050" in log.error
+    assert x.events.get(name="leave_group").properties == {
+        "chat_id": "wr-a", "quit_scene": 1, "live_code": code.pk,
+    }  # fmt: skip
+    assert CodeHit.objects.get(kind=HitKind.DELETE).external_id == "wm-x"
+    assert Event.objects.filter(name="leave_group").count() == 1  # bob is staff
+    chat.refresh_from_db()
+    assert chat.member_count == 2
+    assert fake.named("update_join_way") == [(code.config_id, ["wr-a"])]  # room again
+
+
+def test_group_change_keys_name_the_chat_and_the_members():
+    fields = {"FromUserName": "sys", "CreateTime": "1700000000", "Event": "change_external_chat",
+              "ChangeType": "update", "ChatId": "wr-a", "UpdateDetail": "add_member",
+              "MemChangeList": "wm-1", "CurMemVer": "v2"}  # fmt: skip
+    keys = {
+        message_key(fields),
+        message_key({**fields, "ChatId": "wr-b"}),
+        message_key({**fields, "MemChangeList": "wm-2", "CurMemVer": "v3"}),
+        message_key({**fields, "UpdateDetail": "del_member"}),
+    }
+    assert len(keys) == 4
 
 
 def test_platform_trouble_during_an_add(client, wecom, fake, django_capture_on_commit_callbacks):

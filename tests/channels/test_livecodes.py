@@ -1,6 +1,7 @@
 """Live codes: who serves the next scanner (round robin or random, schedule, daily caps,
 backups), group codes, stats, QR images, and the whole path against the sandbox platform: a
-customer adds staff through the code, is tagged and greeted; a loss alerts the staff member."""
+customer adds staff through the code, is tagged and greeted; a loss alerts the staff member;
+scanners of a group code join its groups in turn."""
 
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -11,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from channels.adapters import adapter_for
+from channels.callbacks import callback_replay
 from channels.choices import CallbackStatus, HitKind, LiveCodeKind, StaffStrategy, SyncStatus
 from channels.livecodes import (
     contact_way_userids,
@@ -27,7 +29,7 @@ from channels.sandbox.client import SandboxControl
 from channels.sandbox.server import SandboxServer
 from channels.services import channel_account_create
 from channels.syncs import account_sync
-from customers.models import Customer, Identity
+from customers.models import Customer, Event, Identity
 from tags.models import TagMapping
 from tags.services import tag_create
 from tests.channels.test_callbacks import AES_KEY, TOKEN, FakeAdapter
@@ -350,3 +352,81 @@ def test_the_live_code_image_is_the_one_wecom_made(corp, client, django_user_mod
     assert response.status_code == 200 and response["Content-Type"] == "image/png"
     assert response.content.startswith(b"\x89PNG")
     assert response["Content-Disposition"] == f'attachment; filename="live-code-{code.pk}.png"'
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_group_live_code_fills_its_groups_in_turn(corp, client, django_user_model):
+    account, control = corp
+    assert account_sync(account=account, kind="groups").status == SyncStatus.SUCCEEDED
+    first, second, _third = account.group_chats.order_by("chat_id")
+    assert (first.member_count, second.member_count) == (1, 1)  # their owners
+    GroupChat.objects.filter(pk=first.pk).update(capacity=3)  # room for two customers
+    first.refresh_from_db()
+    member_tag = tag_create(name="福利群成员")
+    code = live_code_create(
+        account=account, name="福利群活码", kind=LiveCodeKind.GROUP, groups=[first, second],
+        tags=[member_tag],
+    )  # fmt: skip
+    [way] = control.state(CORPID)["join_ways"]
+    assert (way["config_id"], way["qr_code"], way["state"]) == (
+        code.config_id, code.qr_url, code.state,
+    )  # fmt: skip
+    assert (way["chat_id_list"], way["auto_create_room"]) == ([first.chat_id, second.chat_id], 0)
+    client.force_login(make_user(django_user_model, "analyst8", "analyst"))
+    image = client.get(f"/channels/qr/livecode/{code.pk}.png")
+    assert image.status_code == 200 and image["Content-Type"] == "image/png"
+    assert image.content.startswith(b"\x89PNG")
+
+    joined = control.simulate(CORPID, "join_group", state=code.state)
+    assert (joined["status"], joined["reply"], joined["chat_id"]) == (200, "success", first.chat_id)
+    customer = contact_customer(account, joined["external_userid"])
+    assert customer.name  # from the group's member list
+    assert customer.events.get(name="join_group").properties == {
+        "chat_id": first.chat_id, "join_scene": 3, "state": code.state, "live_code": code.pk,
+    }  # fmt: skip
+    hit = CodeHit.objects.get(live_code=code)
+    assert (hit.kind, hit.customer, hit.external_id) == (
+        HitKind.ADD, customer, joined["external_userid"],
+    )  # fmt: skip
+    assert [(t.tag, t.source) for t in customer.customer_tags.all()] == [(member_tag, "live_code")]
+    first.refresh_from_db()
+    assert first.member_count == 2
+    log = CallbackLog.objects.get(account=account)
+    assert (log.event, log.status, log.error) == ("add_member", CallbackStatus.PROCESSED, "")
+
+    # WeCom sends the next join twice, and its log is replayed: nothing counts twice
+    again = control.simulate(CORPID, "join_group", state=code.state, repeat=2)
+    assert (again["reply"], again["chat_id"]) == ("success", first.chat_id)
+    log = CallbackLog.objects.exclude(pk=log.pk).get(account=account)
+    CallbackLog.objects.filter(pk=log.pk).update(status=CallbackStatus.FAILED)
+    log.refresh_from_db()
+    replayed = callback_replay(log)
+    assert (replayed.status, replayed.attempts) == (CallbackStatus.PROCESSED, 2)
+    assert Event.objects.filter(name="join_group").count() == 2
+    assert CodeHit.objects.filter(live_code=code).count() == 2
+
+    # the first group is full now (its owner and two customers): the way moved on
+    first.refresh_from_db()
+    assert first.member_count == 3
+    assert control.state(CORPID)["join_ways"][0]["chat_id_list"] == [second.chat_id]
+    assert live_code_pick_group(code) == second
+    third = control.simulate(CORPID, "join_group", state=code.state)
+    assert third["chat_id"] == second.chat_id
+    second.refresh_from_db()
+    assert second.member_count == 2
+    assert live_code_stats(code, detail=False)["adds"] == 3
+
+    # a customer leaves the first group: a loss for the code, and the group has room again
+    left = control.simulate(CORPID, "leave_group", external_userid=joined["external_userid"])
+    assert left["chat_id"] == first.chat_id
+    assert customer.events.get(name="leave_group").properties == {
+        "chat_id": first.chat_id, "quit_scene": 0, "live_code": code.pk,
+    }  # fmt: skip
+    stats = live_code_stats(code, detail=False)
+    assert (stats["adds"], stats["deletes"], stats["net"]) == (3, 1, 2)
+    first.refresh_from_db()
+    assert first.member_count == 2
+    way = control.state(CORPID)["join_ways"][0]
+    assert way["chat_id_list"] == [first.chat_id, second.chat_id]
+    assert way["state"] == code.state  # the overwriting updates kept it
+    assert not CallbackLog.objects.exclude(status=CallbackStatus.PROCESSED).exists()

@@ -534,6 +534,117 @@ def test_group_messages_are_confirmed_and_read_back_per_customer(sandbox, api):
     assert [m["to"] for m in sandbox.messages(appid=CORP, kind="msg_template")] == [friend]
 
 
+def test_join_ways_list_up_to_five_groups_and_updates_overwrite_them(sandbox, api):
+    wecom_tenant(sandbox)
+    token, chats = api.wecom_token(), ["wr3_0000", "wr3_0001"]
+
+    def post(path, body):
+        return api.post(
+            f"/qyapi/cgi-bin/externalcontact/groupchat/{path}", body, access_token=token
+        )
+
+    assert post("add_join_way", {"scene": 2, "chat_id_list": []})["errcode"] == 40058
+    six = [*chats, "wr3_0002", "wr3_0003", "wr3_0004", "wr3_0005"]
+    assert post("add_join_way", {"scene": 2, "chat_id_list": six})["errcode"] == 40058
+    assert post("add_join_way", {"scene": 3, "chat_id_list": chats})["errcode"] == 40058
+    assert post("add_join_way", {"scene": 2, "chat_id_list": ["wr-nope"]})["errcode"] == 40050
+    body = {"scene": 2, "remark": "会员福利", "auto_create_room": 0, "chat_id_list": chats,
+            "state": "lc_group"}  # fmt: skip
+    added = post("add_join_way", body)
+    assert set(added) == {"errcode", "errmsg", "config_id"}  # the QR code comes with get
+    config = {"config_id": added["config_id"]}
+    way = post("get_join_way", config)["join_way"]
+    assert {k: way[k] for k in body} == body
+    image = api.http.get(way["qr_code"], timeout=10)
+    assert image.headers["Content-Type"] == "image/png" and image.content.startswith(b"\x89PNG")
+    assert sandbox.state(CORP)["join_ways"][0]["config_id"] == added["config_id"]
+
+    # WeCom overwrites the whole configuration: what an update leaves out is reset
+    fewer = {**config, "scene": 2, "chat_id_list": chats[1:]}
+    assert post("update_join_way", fewer)["errcode"] == 0
+    way = post("get_join_way", config)["join_way"]
+    assert (way["chat_id_list"], way["state"], way["remark"], way["auto_create_room"]) == (
+        chats[1:], "", "", 1,
+    )  # fmt: skip
+    assert way["qr_code"] == image.url  # the same QR code
+    assert post("update_join_way", {**config, "chat_id_list": chats})["errcode"] == 40058
+    assert post("del_join_way", config)["errcode"] == 0
+    assert post("get_join_way", config)["errcode"] == 40058
+
+
+def test_a_join_way_scan_reaches_us_as_a_group_change_with_the_member_state(sandbox, api, receiver):
+    endpoint, received = wecom_receiver(receiver)
+    wecom_tenant(sandbox, callback_url=endpoint.url, group_capacity=17)  # 16 members each now
+    token, chats = api.wecom_token(), ["wr3_0000", "wr3_0001"]
+
+    def post(path, body):
+        return api.post(
+            f"/qyapi/cgi-bin/externalcontact/groupchat/{path}", body, access_token=token
+        )
+
+    way = {"scene": 2, "auto_create_room": 0, "chat_id_list": chats, "state": "lc_group"}
+    config = {"config_id": post("add_join_way", way)["config_id"]}
+    answer = sandbox.simulate(CORP, "join_group", state="lc_group")
+    assert (answer["status"], answer["reply"], answer["chat_id"]) == (200, "success", chats[0])
+    assert (answer["state"], answer["member_count"]) == ("lc_group", 17)
+    newcomer = answer["external_userid"]
+    [event] = received
+    assert event == {
+        "ToUserName": CORP,
+        "FromUserName": "sys",
+        "CreateTime": event["CreateTime"],
+        "MsgType": "event",
+        "Event": "change_external_chat",
+        "ChatId": chats[0],
+        "ChangeType": "update",
+        "UpdateDetail": "add_member",
+        "JoinScene": "3",
+        "QuitScene": "0",
+        "MemChangeCnt": "1",
+        "MemChangeList": {"Item": newcomer},
+        "LastMemVer": event["LastMemVer"],
+        "CurMemVer": event["CurMemVer"],
+    }
+    query, envelope = endpoint.requests[0]
+    assert set(query) == {"msg_signature", "timestamp", "nonce"}
+    assert set(xmltodict.parse(envelope)["xml"]) == {"ToUserName", "AgentID", "Encrypt"}
+
+    # the callback names who joined; groupchat/get tells how (join_scene, state)
+    chat = post("get", {"chat_id": chats[0], "need_name": 1})["group_chat"]
+    assert (len(chat["member_list"]), chat["member_version"]) == (17, event["CurMemVer"])
+    member = chat["member_list"][-1]
+    assert {k: member[k] for k in ("userid", "type", "join_scene", "state")} == {
+        "userid": newcomer, "type": 2, "join_scene": 3, "state": "lc_group",
+    }  # fmt: skip
+    assert member["name"] and member["unionid"]
+    assert "name" not in post("get", {"chat_id": chats[0]})["group_chat"]["member_list"][-1]
+    contact = api.get(
+        "/qyapi/cgi-bin/externalcontact/get", access_token=token, external_userid=newcomer
+    )
+    assert contact["errcode"] == 84061  # a group member, nobody's contact
+
+    # the first group is full: the next scanner (a known contact) joins the second
+    known = sandbox.simulate(CORP, "join_group", state="lc_group", external_userid="wm3_000004")
+    assert (known["external_userid"], known["chat_id"]) == ("wm3_000004", chats[1])
+    left = sandbox.simulate(CORP, "leave_group", external_userid=newcomer)
+    assert (left["chat_id"], left["member_count"]) == (chats[0], 16)
+    assert received[-1]["UpdateDetail"] == "del_member"
+    assert received[-1]["MemChangeList"] == {"Item": newcomer}
+    assert sandbox.simulate(CORP, "join_group", state="lc_group")["chat_id"] == chats[0]
+    with pytest.raises(requests.HTTPError):  # both full, and the way makes no group
+        sandbox.simulate(CORP, "join_group", state="lc_group")
+    with pytest.raises(requests.HTTPError):
+        sandbox.simulate(CORP, "join_group", state="nobody's")
+
+    # with auto_create_room the way makes the next group itself
+    way.update(auto_create_room=1, room_base_name="福利群", room_base_id=10)
+    assert post("update_join_way", {**config, **way})["errcode"] == 0
+    made = sandbox.simulate(CORP, "join_group", state="lc_group")
+    chat = post("get", {"chat_id": made["chat_id"]})["group_chat"]
+    assert (chat["name"], chat["owner"], len(chat["member_list"])) == ("福利群10", "wangfang", 2)
+    assert post("get_join_way", config)["join_way"]["chat_id_list"] == [*chats, made["chat_id"]]
+
+
 # --- Mini Program, Douyin, providers, the log -------------------------------------------------
 
 
