@@ -39,7 +39,12 @@ test: install lint
 	$(BIN)/pytest -n $(PYTEST_WORKERS) --create-db $(PYTEST_ARGS)
 
 bench: install
+ifeq ($(ONLY),pushes)
+	$(BIN)/python -m bench.pushes --scale $(SCALE)
+else
 	$(BIN)/python -m bench.run --scale $(SCALE) --only $(ONLY)
+	$(if $(filter all,$(ONLY)),$(BIN)/python -m bench.pushes --scale $(SCALE))
+endif
 
 messages: install
 	$(MANAGE) makemessages -l zh_Hans -l en --ignore=.venv --ignore=var

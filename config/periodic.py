@@ -49,4 +49,14 @@ PERIODIC_TASKS = {
         {"minute": "*/15"},
         _("每 15 分钟按接待时间和每日上限更新活码的接待员工"),
     ),
+    "campaigns: launch due pushes (every minute)": (
+        "campaigns.launch_due_pushes",
+        {"minute": "*"},
+        _("每分钟启动到了定时发送时间的推送"),
+    ),
+    "campaigns: sweep deliveries (every minute)": (
+        "campaigns.sweep_deliveries",
+        {"minute": "*"},
+        _("每分钟把卡在发送中的投递标为结果未知（不重发），并继续未完成的推送批次"),
+    ),
 }

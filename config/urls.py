@@ -29,6 +29,7 @@ urlpatterns = [
     path("channels/", include("channels.callback_urls")),
     path("channels/", include("channels.urls")),
     path("", include("campaigns.urls")),
+    path("pushes/", include("campaigns.push_urls")),
     path("reports/", include("reports.urls")),
 ]
 urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)

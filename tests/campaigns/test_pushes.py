@@ -1,0 +1,307 @@
+"""Push services: validation, approval, launch now / at a time / periodic, pause, resume,
+cancel, progress, and the A/B result and winner."""
+
+import json
+import math
+import uuid
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+import time_machine
+from django.core.exceptions import PermissionDenied, ValidationError
+from django_celery_beat.models import PeriodicTask
+
+from campaigns.choices import DeliveryStatus, PushStatus, RunStatus, ScheduleKind
+from campaigns.models import Delivery, LinkClick, MessagingSettings, PushRun, TrackingLink
+from campaigns.pushes import (
+    _z_test,
+    ab_pick_winner,
+    ab_result,
+    push_approve,
+    push_cancel,
+    push_launch,
+    push_pause,
+    push_resume,
+    push_sync_status,
+    run_progress,
+)
+from campaigns.tasks import push_run_task, pushes_launch_due_task
+from channels.sandbox.client import SandboxControl
+from channels.sandbox.server import SandboxServer
+from channels.services import channel_account_create
+from common.models import AuditLog
+from customers.models import Customer
+from tests.campaigns.test_materialise import (
+    bulk_customers,
+    make_accounts,
+    make_audience,
+    make_content,
+    make_push,
+)
+from tests.conftest import make_user
+
+pytestmark = pytest.mark.django_db
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+NOON = datetime(2026, 11, 23, 12, 0, tzinfo=SHANGHAI)
+
+
+@pytest.fixture(scope="module")
+def sandbox_server():
+    with SandboxServer(port=0) as server:
+        yield server
+
+
+@pytest.fixture
+def sandbox(sandbox_server, settings) -> SandboxControl:
+    settings.CHANNEL_RETRY_DELAY = 0.001
+    control = SandboxControl(sandbox_server.url)
+    control.reset()
+    return control
+
+
+def sandbox_sms(sandbox: SandboxControl):
+    return channel_account_create(
+        kind="sms", code=f"sms-{uuid.uuid4().hex[:6]}", name="短信", app_id=uuid.uuid4().hex,
+        sandbox=True, api_base_url=sandbox.base_url, rate_limit=100_000,
+        options={"provider": "sandbox"},
+    )  # fmt: skip
+
+
+@pytest.fixture(autouse=True)
+def noon():
+    with time_machine.travel(NOON, tick=True):
+        yield
+
+
+@pytest.fixture
+def accounts():
+    return make_accounts()
+
+
+@pytest.fixture
+def creator(django_user_model):
+    return make_user(django_user_model, "creator", "operator")
+
+
+@pytest.fixture
+def approver(django_user_model):
+    return make_user(django_user_model, "approver", "operator")
+
+
+# --- save ----------------------------------------------------------------------------------
+
+
+def test_save_refuses_what_cannot_be_sent(accounts, django_user_model):
+    with pytest.raises(ValidationError) as caught:
+        make_push([], schedule_kind=ScheduleKind.AT, send_at=None)
+    assert {"channels", "send_at"} <= set(caught.value.message_dict)
+    tmall = channel_account_create(kind="tmall", code="tmall", name="天猫")
+    with pytest.raises(ValidationError) as caught:
+        make_push([tmall], schedule_kind=ScheduleKind.PERIODIC, cron="every monday")
+    assert {"channels", "cron"} <= set(caught.value.message_dict)
+    past = NOON - timedelta(minutes=1)
+    with pytest.raises(ValidationError, match="将来"):
+        make_push([accounts["sms"]], schedule_kind=ScheduleKind.AT, send_at=past)
+    with pytest.raises(ValidationError) as caught:
+        make_push(
+            [accounts["sms"]],
+            variants=[{"label": "A", "content": make_content(), "share": 60},
+                      {"label": "B", "content": make_content("B", "b"), "share": 30}],
+        )  # fmt: skip
+    assert "variants" in caught.value.message_dict
+
+
+def test_save_runs_the_content_check(accounts):
+    from campaigns.models import ForbiddenWord
+
+    bad = make_content("违规", "全网最便宜")
+    ForbiddenWord.objects.create(word="最便宜")  # added after the content was written
+    with pytest.raises(ValidationError) as caught:
+        make_push([accounts["sms"]], content=bad)
+    assert "最便宜" in str(caught.value.message_dict["content"])
+
+
+# --- approval ------------------------------------------------------------------------------
+
+
+def test_large_push_needs_another_operator_to_approve(accounts, creator, approver, analyst):
+    MessagingSettings.objects.update_or_create(pk=1, defaults={"approval_threshold": 5})
+    bulk_customers(6)
+    push = make_push([accounts["sms"]], actor=creator)
+    with pytest.raises(ValidationError, match="审批"):
+        push_launch(push=push, user=creator)
+    push.refresh_from_db()
+    assert push.status == PushStatus.AWAITING_APPROVAL and push.estimated_reach == 6
+    with pytest.raises(ValidationError, match="创建人以外"):
+        push_approve(push=push, user=creator)
+    with pytest.raises(PermissionDenied):
+        push_approve(push=push, user=analyst)
+    push_approve(push=push, user=approver)
+    assert AuditLog.objects.filter(action="push.approve", actor=approver).exists()
+    push_launch(push=push, user=creator)
+    push.refresh_from_db()
+    assert push.status == PushStatus.RUNNING and push.runs.count() == 1
+
+
+def test_small_push_needs_no_approval(accounts, creator):
+    bulk_customers(3)
+    push = make_push([accounts["sms"]], actor=creator, schedule_kind=ScheduleKind.AT,
+                     send_at=NOON + timedelta(hours=1))  # fmt: skip
+    push_launch(push=push, user=creator)
+    push.refresh_from_db()
+    assert push.status == PushStatus.SCHEDULED and not push.runs.exists()
+
+
+# --- launch --------------------------------------------------------------------------------
+
+
+def test_launch_now_materialises_and_sends(sandbox, creator, django_capture_on_commit_callbacks):
+    sms = sandbox_sms(sandbox)
+    bulk_customers(5)
+    push = make_push([sms], actor=creator)
+    with django_capture_on_commit_callbacks(execute=True):
+        run = push_launch(push=push, user=creator)
+    run.refresh_from_db()
+    assert run.status == RunStatus.DONE and run.planned == 5
+    assert run_progress(run) == {
+        "total": 5, "by_status": {"sent": 5}, "skips": {}, "finished": 5, "percent": 100,
+    }  # fmt: skip
+    assert len(sandbox.messages(appid=sms.app_id)) == 5
+    assert push_sync_status(push=push).status == PushStatus.DONE
+
+
+def test_at_push_starts_once_when_its_minute_comes(
+    accounts, creator, django_capture_on_commit_callbacks
+):
+    bulk_customers(4)
+    send_at = NOON + timedelta(minutes=30)
+    push = make_push([accounts["sms"]], actor=creator, schedule_kind=ScheduleKind.AT,
+                     send_at=send_at)  # fmt: skip
+    push_launch(push=push, user=creator)
+    with time_machine.travel(send_at - timedelta(minutes=1), tick=False):
+        assert pushes_launch_due_task() == 0
+    with (
+        time_machine.travel(send_at + timedelta(seconds=20), tick=False),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        assert pushes_launch_due_task() == 1
+        assert pushes_launch_due_task() == 0
+    # a retry asking again for the same occurrence makes no second run
+    assert push_run_task(push.pk, scheduled_for=send_at.isoformat()) is None
+    run = PushRun.objects.get(push=push)
+    assert run.scheduled_for == send_at and run.planned == 4
+    push.refresh_from_db()
+    assert push.status == PushStatus.RUNNING
+
+
+def test_periodic_push_gets_a_beat_task(accounts, creator):
+    bulk_customers(2)
+    push = make_push([accounts["sms"]], actor=creator, schedule_kind=ScheduleKind.PERIODIC,
+                     cron="0 10 * * 1")  # fmt: skip
+    push_launch(push=push, user=creator)
+    task = PeriodicTask.objects.get(name=f"push:{push.pk}")
+    assert task.task == "campaigns.run_push" and json.loads(task.args) == [push.pk]
+    assert (task.crontab.minute, task.crontab.hour, task.crontab.day_of_week) == ("0", "10", "1")
+    assert task.enabled and str(task.crontab.timezone) == "Asia/Shanghai"
+    # each occurrence (Beat calls with the push id only) is one run
+    assert push_run_task(push.pk) is not None
+    assert push_run_task(push.pk) is None
+    assert push.runs.count() == 1
+    push_pause(push=push, user=creator)
+    task.refresh_from_db()
+    assert not task.enabled
+    push_resume(push=push, user=creator)
+    task.refresh_from_db()
+    push.refresh_from_db()
+    assert task.enabled and push.status == PushStatus.SCHEDULED
+    push_cancel(push=push, user=creator)
+    task.refresh_from_db()
+    assert not task.enabled
+
+
+def test_pause_resume_cancel_act_on_the_run(accounts, creator):
+    bulk_customers(3)
+    push = make_push([accounts["sms"]], actor=creator)
+    run = push_launch(push=push, user=creator)  # callbacks not run: materialise by hand
+    assert push_run_task(push.pk, run_id=run.pk) == run.pk
+    push_pause(push=push, user=creator)
+    run.refresh_from_db()
+    assert run.status == RunStatus.PAUSED
+    push_resume(push=push, user=creator)
+    run.refresh_from_db()
+    assert run.status == RunStatus.SENDING
+    push_cancel(push=push, user=creator)
+    run.refresh_from_db()
+    assert run.status == RunStatus.CANCELLED
+    assert run_progress(run)["skips"] == {"cancelled": 3}
+    assert set(Delivery.objects.values_list("status", flat=True)) == {DeliveryStatus.SKIPPED}
+    assert (
+        AuditLog.objects.filter(action__in=["push.pause", "push.resume", "push.cancel"]).count()
+        == 3
+    )
+
+
+# --- A/B -----------------------------------------------------------------------------------
+
+
+def test_a_run_paused_before_its_list_is_made_gets_it_on_resume(accounts, creator):
+    bulk_customers(2)
+    push = make_push([accounts["sms"]], actor=creator)
+    run = push_launch(push=push, user=creator)  # its task has not run yet (no commit)
+    push_pause(push=push, user=creator)
+    assert push_run_task(push.pk, run_id=run.pk) is None  # paused: nothing made
+    push_resume(push=push, user=creator)
+    run.refresh_from_db()
+    assert run.status == RunStatus.MATERIALISING
+    assert push_run_task(push.pk, run_id=run.pk) == run.pk
+    assert run.deliveries.count() == 2
+
+
+def test_z_test_on_known_counts():
+    z, p = _z_test(120, 1000, 90, 1000)
+    assert math.isclose(z, 2.1883, abs_tol=1e-4) and math.isclose(p, 0.02865, abs_tol=1e-4)
+    assert _z_test(0, 0, 5, 10) == (0.0, 1.0)
+
+
+def test_ab_result_and_winner_for_the_rest(accounts, creator):
+    bulk_customers(200)
+    push = make_push(
+        [accounts["sms"]], actor=creator, ab_test_percent=10, ab_auto_winner=True,
+        variants=[{"label": "A", "content": make_content(), "share": 50},
+                  {"label": "B", "content": make_content("B 版", "新茶八折"), "share": 50}],
+    )  # fmt: skip
+    run = push_launch(push=push, user=creator)
+    push_run_task(push.pk, run_id=run.pk)
+    assert run.deliveries.count() == 20
+    run.deliveries.update(status=DeliveryStatus.SENT)
+    link = TrackingLink.objects.create(code="spring", url="https://example.com/")
+    for label, clickers in (("A", 5), ("B", 1)):
+        for delivery in run.deliveries.filter(variant__label=label)[:clickers]:
+            for _twice in range(2):  # a customer clicking twice counts once
+                LinkClick.objects.create(link=link, delivery=delivery, customer=delivery.customer)
+    result = ab_result(push)
+    assert [(r["variant"].label, r["sent"], r["clickers"]) for r in result["variants"]] == [
+        ("A", 10, 5), ("B", 10, 1),
+    ]  # fmt: skip
+    assert math.isclose(result["z"], 1.9518, abs_tol=1e-4)
+    assert math.isclose(result["p_value"], 0.05096, abs_tol=1e-4)
+    assert not result["significant"] and result["leader"].label == "A"
+    winner = ab_pick_winner(push=push, user=creator)
+    assert winner.label == "A" and push.variants.get(label="A").winner
+    assert run.deliveries.count() == 200
+    assert run.deliveries.filter(variant__label="A").count() == 190
+    run.refresh_from_db()
+    assert run.planned == 200 and run.status == RunStatus.SENDING
+
+
+def test_the_estimate_is_stored_on_launch(accounts, creator):
+    bulk_customers(3)
+    bulk_customers(2, phones=False)
+    make_audience()
+    push = make_push([accounts["sms"]], actor=creator)
+    push_launch(push=push, user=creator)
+    push.refresh_from_db()
+    assert push.estimated_reach == 3
+    assert Customer.objects.count() == 5
