@@ -399,6 +399,7 @@ def push_cancel(*, push: Push, user) -> Push:
 def push_sync_status(*, push: Push) -> Push:
     """A one-off push (now / at a time) whose runs have all ended is done. Idempotent: one
     conditional UPDATE, safe to call whenever a run's progress is read or a run ends."""
+    push.refresh_from_db(fields=["status"])  # a run ending elsewhere may have moved it on
     if push.schedule_kind != ScheduleKind.PERIODIC and push.status == PushStatus.RUNNING:
         ended = push.runs.exists() and not push.runs.filter(status__in=LIVE_RUNS).exists()
         if ended and Push.objects.filter(pk=push.pk, status=PushStatus.RUNNING).update(
