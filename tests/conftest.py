@@ -1,3 +1,5 @@
+import uuid
+
 import pytest
 from django.contrib.auth.models import Group
 from rest_framework.test import APIClient
@@ -77,3 +79,33 @@ def resolve(*identities, name: str = "", city: str = ""):
 
     keys = [normalize_identity(kind, value, scope) for kind, value, scope in identities]
     return customer_resolve(identities=keys, profile={"name": name, "city": city}).customer
+
+
+@pytest.fixture(scope="session")
+def sandbox_server():
+    """The sandbox platform (a real HTTP server), one per test process."""
+    from channels.sandbox.server import SandboxServer
+
+    with SandboxServer(port=0) as server:
+        yield server
+
+
+@pytest.fixture
+def sandbox(sandbox_server, settings):
+    """A clean sandbox platform; retries back off by milliseconds."""
+    from channels.sandbox.client import SandboxControl
+
+    settings.CHANNEL_RETRY_DELAY = 0.001
+    control = SandboxControl(sandbox_server.url)
+    control.reset()
+    return control
+
+
+def sms_account(base_url: str):
+    """An SMS account on the sandbox provider (its own app id: the sandbox log's filter)."""
+    from channels.services import channel_account_create
+
+    return channel_account_create(
+        kind="sms", code=f"sms-{uuid.uuid4().hex[:6]}", name="短信", app_id=uuid.uuid4().hex,
+        sandbox=True, api_base_url=base_url, rate_limit=100_000, options={"provider": "sandbox"},
+    )  # fmt: skip

@@ -18,36 +18,14 @@ from campaigns.dispatch import (
 from campaigns.models import ContentItem, ContentVariant, Delivery, Push, PushRun
 from channels.adapters import adapter_for
 from channels.sandbox.client import SandboxControl
-from channels.sandbox.server import SandboxServer
 from channels.services import channel_account_create
 from customers.models import Customer
 from tags.models import Audience
+from tests.conftest import sms_account
 
 pytestmark = pytest.mark.django_db
 
 SIGNATURE = "【茶小满】"
-
-
-@pytest.fixture(scope="session")
-def sandbox_server():
-    with SandboxServer(port=0) as server:
-        yield server
-
-
-@pytest.fixture
-def sandbox(sandbox_server, settings) -> SandboxControl:
-    settings.CHANNEL_RETRY_DELAY = 0.001
-    control = SandboxControl(sandbox_server.url)
-    control.reset()
-    return control
-
-
-def sms_account(base_url: str):
-    """An SMS account on the sandbox provider (its own app id: the sandbox log's filter)."""
-    return channel_account_create(
-        kind="sms", code=f"sms-{uuid.uuid4().hex[:6]}", name="短信", app_id=uuid.uuid4().hex,
-        sandbox=True, api_base_url=base_url, rate_limit=100_000, options={"provider": "sandbox"},
-    )  # fmt: skip
 
 
 def oa_account(sandbox: SandboxControl, followers: int):

@@ -3,7 +3,6 @@ cancel, progress, and the A/B result and winner."""
 
 import json
 import math
-import uuid
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -27,8 +26,6 @@ from campaigns.pushes import (
     run_progress,
 )
 from campaigns.tasks import push_run_task, pushes_launch_due_task
-from channels.sandbox.client import SandboxControl
-from channels.sandbox.server import SandboxServer
 from channels.services import channel_account_create
 from common.models import AuditLog
 from customers.models import Customer
@@ -39,7 +36,7 @@ from tests.campaigns.test_materialise import (
     make_content,
     make_push,
 )
-from tests.conftest import make_user
+from tests.conftest import make_user, sms_account
 
 pytestmark = pytest.mark.django_db
 
@@ -47,26 +44,8 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 NOON = datetime(2026, 11, 23, 12, 0, tzinfo=SHANGHAI)
 
 
-@pytest.fixture(scope="module")
-def sandbox_server():
-    with SandboxServer(port=0) as server:
-        yield server
-
-
-@pytest.fixture
-def sandbox(sandbox_server, settings) -> SandboxControl:
-    settings.CHANNEL_RETRY_DELAY = 0.001
-    control = SandboxControl(sandbox_server.url)
-    control.reset()
-    return control
-
-
-def sandbox_sms(sandbox: SandboxControl):
-    return channel_account_create(
-        kind="sms", code=f"sms-{uuid.uuid4().hex[:6]}", name="短信", app_id=uuid.uuid4().hex,
-        sandbox=True, api_base_url=sandbox.base_url, rate_limit=100_000,
-        options={"provider": "sandbox"},
-    )  # fmt: skip
+def sandbox_sms(sandbox):
+    return sms_account(sandbox.base_url)
 
 
 @pytest.fixture(autouse=True)

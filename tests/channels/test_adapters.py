@@ -18,8 +18,6 @@ from channels.adapters import OutMessage, PlatformError, Unsupported, adapter_fo
 from channels.choices import TokenState
 from channels.clients import call, counting, wechat_client
 from channels.ratelimit import acquire
-from channels.sandbox.client import SandboxControl
-from channels.sandbox.server import SandboxServer
 from channels.services import channel_account_create
 from tags.models import TagMapping
 
@@ -28,22 +26,6 @@ pytestmark = pytest.mark.django_db
 REDIS_URL = "redis://127.0.0.1:6379/15"
 AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 PLATFORM_KINDS = ("wechat_oa", "wecom", "wechat_mini", "douyin")
-
-
-@pytest.fixture(scope="session")
-def sandbox_server():
-    server = SandboxServer(port=0).start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def sandbox(sandbox_server, settings) -> SandboxControl:
-    """A clean sandbox platform; retries back off by milliseconds."""
-    settings.CHANNEL_RETRY_DELAY = 0.001
-    control = SandboxControl(sandbox_server.url)
-    control.reset()
-    return control
 
 
 @pytest.fixture

@@ -22,7 +22,6 @@ from channels.models import (
 )
 from channels.qrcodes import qr_code_create
 from channels.sandbox.client import SandboxControl
-from channels.sandbox.server import SandboxServer
 from channels.services import channel_account_create
 from channels.syncs import account_sync
 from tags.models import Tag, TagGroup
@@ -66,20 +65,6 @@ def wecom(db):
 @pytest.fixture
 def oa(db):
     return account("wechat_oa", "oa-main", "品牌服务号")
-
-
-@pytest.fixture(scope="module")
-def platform():
-    with SandboxServer(port=0) as server:
-        yield server
-
-
-@pytest.fixture
-def sandbox(platform, settings) -> SandboxControl:
-    settings.CHANNEL_RETRY_DELAY = 0.001
-    control = SandboxControl(platform.url)
-    control.reset()
-    return control
 
 
 def sandboxed(sandbox: SandboxControl, kind: str, code: str, name: str, **tenant):

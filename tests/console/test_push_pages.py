@@ -2,11 +2,9 @@
 skip reasons, approval, launch, the run page with its progress partial; analysts only read."""
 
 import pytest
-from django.urls import include, path
 
 from campaigns.choices import PushStatus
 from campaigns.models import MessagingSettings, Push
-from config import urls as root_urls
 from tests.campaigns.test_materialise import (
     bulk_customers,
     make_accounts,
@@ -16,12 +14,7 @@ from tests.campaigns.test_materialise import (
 )
 from tests.conftest import make_user
 
-pytestmark = [pytest.mark.django_db, pytest.mark.urls(__name__)]
-
-# the pushes' pages, mounted as config/urls.py mounts them (`pushes/`)
-urlpatterns = list(root_urls.urlpatterns)
-if not any(getattr(p, "namespace", None) == "pushes" for p in urlpatterns):
-    urlpatterns.insert(0, path("pushes/", include("campaigns.push_urls")))
+pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture

@@ -7,40 +7,17 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
-from django.urls import include, path
 from playwright.sync_api import expect
 
 from campaigns.choices import DeliveryStatus
 from campaigns.models import Delivery
-from channels.sandbox.client import SandboxControl
-from channels.sandbox.server import SandboxServer
 from channels.services import channel_account_create
-from config import urls as root_urls
 from tests.campaigns.test_materialise import bulk_customers, make_audience, make_content
 from tests.conftest import make_user
 from tests.e2e.conftest import shot
 from tests.e2e.test_console import login
 
-pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True), pytest.mark.urls(__name__)]
-
-# the pushes' pages, mounted as config/urls.py mounts them (`pushes/`)
-urlpatterns = list(root_urls.urlpatterns)
-if not any(getattr(p, "namespace", None) == "pushes" for p in urlpatterns):
-    urlpatterns.insert(0, path("pushes/", include("campaigns.push_urls")))
-
-
-@pytest.fixture(scope="module")
-def sandbox_server():
-    with SandboxServer(port=0) as server:
-        yield server
-
-
-@pytest.fixture
-def sandbox(sandbox_server, settings) -> SandboxControl:
-    settings.CHANNEL_RETRY_DELAY = 0.001
-    control = SandboxControl(sandbox_server.url)
-    control.reset()
-    return control
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture(autouse=True)
