@@ -3,7 +3,7 @@ every skip reason, approval), and a run's live progress with its deliveries."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Count, OuterRef, Subquery
 from django.http import Http404
@@ -30,22 +30,11 @@ from campaigns.pushes import (
     run_progress,
 )
 from channels.models import ChannelAccount
+from common.forms import errors_to_form
+from common.permissions import require_perms
 
 DELIVERIES_PAGE = 50
 ACTIONS = {"pause": push_pause, "resume": push_resume, "cancel": push_cancel}
-
-
-def _require(request, *perms: str) -> None:
-    if not request.user.has_perms(perms):
-        raise PermissionDenied
-
-
-def _errors_to_form(form, exc: ValidationError) -> None:
-    if not hasattr(exc, "error_dict"):
-        form.add_error(None, exc.messages)
-        return
-    for field, errors in exc.message_dict.items():
-        form.add_error(field if field in form.fields else None, errors)
 
 
 def _error_message(request, exc: ValidationError) -> None:
@@ -107,7 +96,7 @@ def _channel_rows(form, push: Push | None) -> list[tuple]:
 def push_edit(request, pk: int | None = None):
     """Create or change a draft push; saving leads to the confirmation page."""
     push = get_object_or_404(Push, pk=pk) if pk else None
-    _require(request, "campaigns.change_push" if push else "campaigns.add_push")
+    require_perms(request, "campaigns.change_push" if push else "campaigns.add_push")
     if push is not None and push.status not in EDITABLE:
         messages.error(request, _("只有草稿或待审批的推送可以修改"))
         return redirect("pushes:detail", pk=push.pk)
@@ -117,7 +106,7 @@ def push_edit(request, pk: int | None = None):
         try:
             push = push_save(**form.service_kwargs(), push=push, actor=request.user)
         except ValidationError as exc:
-            _errors_to_form(form, exc)
+            errors_to_form(form, exc)
         else:
             messages.success(request, _("已保存推送 %(n)s，请确认后启动") % {"n": push.name})
             return redirect("pushes:detail", pk=push.pk)

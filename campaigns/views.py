@@ -4,7 +4,7 @@ public tracking (`/t/<code>`) and opt-out (`/u/<token>`) pages; journeys (coming
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core import signing
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Count, DecimalField, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import Coalesce
@@ -47,16 +47,12 @@ from campaigns.results import (
 from campaigns.tracking import link_click_record, unsubscribe_apply, unsubscribe_read
 from channels.choices import ChannelKind
 from common.charts import figure
+from common.permissions import require_perms
 from customers.choices import ConsentChannel
 from customers.models import Customer
 from customers.placeholders import PLACEHOLDERS, placeholders_for
 
 PAGE_SIZE = 50
-
-
-def _require(request, perm: str) -> None:
-    if not request.user.has_perm(perm):
-        raise PermissionDenied
 
 
 def _edit_perm(request, model_name: str, obj) -> str:
@@ -98,7 +94,7 @@ def campaign_index(request):
 def campaign_edit(request, pk: int | None = None):
     """Create or edit a campaign's objective, status, dates, budget and UTM code."""
     campaign = get_object_or_404(Campaign, pk=pk) if pk else None
-    _require(request, _edit_perm(request, "campaign", campaign))
+    require_perms(request, _edit_perm(request, "campaign", campaign))
     initial = {} if campaign else {"owner": request.user.pk}
     form = CampaignForm(request.POST or None, instance=campaign, initial=initial)
     if request.method == "POST" and form.is_valid():
@@ -149,7 +145,7 @@ def _spend_chart(channels: list[dict]) -> dict | None:
 @login_required
 @require_POST
 def goal_add(request, pk: int):
-    _require(request, "campaigns.add_campaigngoal")
+    require_perms(request, "campaigns.add_campaigngoal")
     campaign = get_object_or_404(Campaign, pk=pk)
     form = GoalForm(request.POST, prefix="goal")
     if not form.is_valid():
@@ -164,7 +160,7 @@ def goal_add(request, pk: int):
 @login_required
 @require_POST
 def goal_delete(request, pk: int, goal_pk: int):
-    _require(request, "campaigns.delete_campaigngoal")
+    require_perms(request, "campaigns.delete_campaigngoal")
     get_object_or_404(CampaignGoal, pk=goal_pk, campaign_id=pk).delete()
     messages.success(request, _("已删除目标"))
     return redirect("campaigns:detail", pk=pk)
@@ -173,7 +169,7 @@ def goal_delete(request, pk: int, goal_pk: int):
 @login_required
 @require_POST
 def spend_add(request, pk: int):
-    _require(request, "campaigns.add_spendentry")
+    require_perms(request, "campaigns.add_spendentry")
     campaign = get_object_or_404(Campaign, pk=pk)
     form = SpendForm(request.POST, prefix="spend")
     if not form.is_valid():
@@ -189,7 +185,7 @@ def spend_add(request, pk: int):
 @require_POST
 def spend_upload(request, pk: int):
     """Import spend from a CSV: every row valid, or nothing written and the rows' errors."""
-    _require(request, "campaigns.add_spendentry")
+    require_perms(request, "campaigns.add_spendentry")
     campaign = get_object_or_404(Campaign, pk=pk)
     form = SpendImportForm(request.POST, request.FILES, prefix="import")
     if not form.is_valid():
@@ -239,7 +235,7 @@ def _place_errors(exc: ValidationError, form, variant_forms) -> None:
 def content_edit(request, pk: int | None = None):
     """Compose a content item: the core message and a tab per channel kind's variant."""
     content = get_object_or_404(ContentItem, pk=pk) if pk else None
-    _require(request, _edit_perm(request, "contentitem", content))
+    require_perms(request, _edit_perm(request, "contentitem", content))
     data = request.POST if request.method == "POST" else None
     form = ContentForm(data, instance=content)
     variant_forms = _variant_forms(data, content)
@@ -323,11 +319,11 @@ def forbidden_words(request):
     form = ForbiddenWordForm(request.POST or None)
     if request.method == "POST":
         if "delete" in request.POST:
-            _require(request, "campaigns.delete_forbiddenword")
+            require_perms(request, "campaigns.delete_forbiddenword")
             ForbiddenWord.objects.filter(pk=request.POST["delete"]).delete()
             messages.success(request, _("已删除违禁词"))
             return redirect("campaigns:forbidden_words")
-        _require(request, "campaigns.add_forbiddenword")
+        require_perms(request, "campaigns.add_forbiddenword")
         if form.is_valid():
             word = form.save()
             messages.success(request, _("已添加违禁词「%(word)s」") % {"word": word.word})

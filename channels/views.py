@@ -5,7 +5,7 @@ from datetime import datetime, time
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Count, IntegerField, OuterRef, Prefetch, Q, Subquery
 from django.db.models.functions import Coalesce
@@ -48,24 +48,11 @@ from channels.services import (
     sync_kinds,
 )
 from common.charts import figure
+from common.forms import errors_to_form
+from common.permissions import require_perms
 
 PAGE = 25
 SERIES_COLORS = {"scans": "#adb5bd", "adds": "#2b7de9", "deletes": "#dc3545"}
-
-
-def _require(request, *perms: str) -> None:
-    if not request.user.has_perms(perms):
-        raise PermissionDenied
-
-
-def _errors_to_form(form, exc: ValidationError, aliases: dict | None = None) -> None:
-    """A service's errors on the form's fields (`aliases`: service name → form field)."""
-    if not hasattr(exc, "error_dict"):
-        form.add_error(None, exc.messages)
-        return
-    for field, errors in exc.message_dict.items():
-        field = (aliases or {}).get(field, field)
-        form.add_error(field if field in form.fields else None, errors)
 
 
 def _count(queryset, field: str):
@@ -101,7 +88,7 @@ def channel_index(request):
 def account_edit(request, pk: int | None = None):
     """Create an account or change its settings (secrets are write-only)."""
     account = get_object_or_404(ChannelAccount, pk=pk) if pk else None
-    _require(request, f"channels.{'change' if account else 'add'}_channelaccount")
+    require_perms(request, f"channels.{'change' if account else 'add'}_channelaccount")
     form = ChannelAccountForm(request.POST or None, instance=account)
     if request.method == "POST" and form.is_valid():
         fields = {**form.cleaned_data, "require_callback": True}
@@ -111,7 +98,7 @@ def account_edit(request, pk: int | None = None):
             else:
                 account = channel_account_create(**fields)
         except ValidationError as exc:
-            _errors_to_form(form, exc)
+            errors_to_form(form, exc)
         else:
             messages.success(request, _("已保存渠道账号 %(n)s") % {"n": account.name})
             return redirect("channels:account", pk=account.pk)
@@ -173,7 +160,7 @@ def account_detail(request, pk: int):
 @require_POST
 def account_sync(request, pk: int):
     """“立即同步”: queue one sync of the account; the history shows it when it runs."""
-    _require(request, "channels.add_syncrun")
+    require_perms(request, "channels.add_syncrun")
     account = get_object_or_404(ChannelAccount, pk=pk)
     kind = request.POST.get("kind", "")
     try:
@@ -190,7 +177,7 @@ def account_sync(request, pk: int):
 @require_POST
 def callback_replay(request, pk: int):
     """Process a failed callback again (its handler is idempotent)."""
-    _require(request, "channels.change_callbacklog")
+    require_perms(request, "channels.change_callbacklog")
     log = get_object_or_404(CallbackLog.objects.select_related("account"), pk=pk)
     if log.status != CallbackStatus.FAILED:
         messages.error(request, _("只有处理失败的回调可以重放"))
@@ -239,7 +226,7 @@ def live_code_list(request):
 @login_required
 def live_code_new(request):
     """Create a live code: WeCom makes its “contact me” code, we keep the rules."""
-    _require(request, "channels.add_livecode")
+    require_perms(request, "channels.add_livecode")
     form = LiveCodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -251,7 +238,7 @@ def live_code_new(request):
                 groups=data["groups"], skip_verify=data["skip_verify"], user=request.user,
             )  # fmt: skip
         except ValidationError as exc:
-            _errors_to_form(form, exc, {"schedule": "end"})
+            errors_to_form(form, exc, {"schedule": "end"})
         except PlatformError as exc:
             form.add_error(None, _("企业微信返回错误：%(e)s") % {"e": exc})
         else:
@@ -345,7 +332,7 @@ def qr_code_list(request):
 @login_required
 def qr_code_new(request):
     """Create an OA parametric QR code through the platform."""
-    _require(request, "channels.add_qrcode")
+    require_perms(request, "channels.add_qrcode")
     form = QrCodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -356,7 +343,7 @@ def qr_code_new(request):
                 tags=list(data["tags"]), reply_text=data["reply_text"],
             )  # fmt: skip
         except ValidationError as exc:
-            _errors_to_form(form, exc, {"expire_seconds": "expire_days"})
+            errors_to_form(form, exc, {"expire_seconds": "expire_days"})
         except PlatformError as exc:
             form.add_error(None, _("公众号返回错误：%(e)s") % {"e": exc})
         else:
@@ -415,12 +402,12 @@ def auto_reply_list(request):
 def auto_reply_edit(request, pk: int | None = None):
     """Create, change or delete an auto reply."""
     reply = get_object_or_404(AutoReply, pk=pk) if pk else None
-    _require(request, "channels.change_autoreply" if reply else "channels.add_autoreply")
+    require_perms(request, "channels.change_autoreply" if reply else "channels.add_autoreply")
     initial = {key: request.GET[key] for key in ("kind", "account") if request.GET.get(key)}
     form = AutoReplyForm(request.POST or None, instance=reply, initial=initial)
     if request.method == "POST":
         if "delete" in request.POST and reply:
-            _require(request, "channels.delete_autoreply")
+            require_perms(request, "channels.delete_autoreply")
             reply.delete()
             messages.success(request, _("已删除自动回复"))
             return redirect("channels:auto_replies")
@@ -428,7 +415,7 @@ def auto_reply_edit(request, pk: int | None = None):
             try:
                 auto_reply_save(**form.cleaned_data, reply=reply)
             except ValidationError as exc:
-                _errors_to_form(form, exc)
+                errors_to_form(form, exc)
             else:
                 messages.success(request, _("已保存自动回复"))
                 return redirect("channels:auto_replies")

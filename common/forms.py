@@ -24,3 +24,14 @@ class BootstrapMixin:
             if name in self.fields:
                 widget = self.fields[name].widget
                 widget.attrs["class"] = f"{widget.attrs.get('class', '')} is-invalid"
+
+
+def errors_to_form(form, exc, aliases: dict | None = None) -> None:
+    """A service's ValidationError on the form: per field where the form has that field
+    (`aliases`: service name → form field), otherwise as a form-wide error."""
+    if not hasattr(exc, "error_dict"):
+        form.add_error(None, exc.messages)
+        return
+    for field, errors in exc.message_dict.items():
+        field = (aliases or {}).get(field, field)
+        form.add_error(field if field in form.fields else None, errors)

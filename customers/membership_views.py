@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import ProtectedError
 from django.http import Http404, HttpResponse
@@ -21,6 +21,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from common.charts import figure
+from common.permissions import require_perms
 from customers.choices import PointsKind, RedemptionStatus
 from customers.forms import (
     MembershipSettingsForm,
@@ -70,11 +71,6 @@ EDITABLE = {
     "promotion": (PointsPromotion, PointsPromotionForm, gettext_lazy("积分倍率活动")),
     "reward": (RewardItem, RewardItemForm, gettext_lazy("兑换商品")),
 }
-
-
-def _require(request, *perms: str) -> None:
-    if not request.user.has_perms(perms):
-        raise PermissionDenied
 
 
 def _perm(model, action: str) -> str:
@@ -239,7 +235,7 @@ def membership_rules(request):
     settings = MembershipSettings.load()
     form = MembershipSettingsForm(request.POST or None, instance=settings)
     if request.method == "POST":
-        _require(request, "customers.change_membershipsettings")
+        require_perms(request, "customers.change_membershipsettings")
         if form.is_valid():
             form.save()
             messages.success(request, _("已保存会员设置；新的有效期规则只影响之后获得的积分"))
@@ -264,12 +260,12 @@ def membership_edit(request, kind: str, pk: int | None = None):
         raise Http404
     model, form_class, title = EDITABLE[kind]
     obj = get_object_or_404(model, pk=pk) if pk else None
-    _require(request, _perm(model, "change" if obj else "add"))
+    require_perms(request, _perm(model, "change" if obj else "add"))
     back = reverse("membership:rewards" if kind == "reward" else "membership:rules")
     form = form_class(request.POST or None, instance=obj)
     if request.method == "POST":
         if "delete" in request.POST and obj:
-            _require(request, _perm(model, "delete"))
+            require_perms(request, _perm(model, "delete"))
             try:
                 obj.delete()
             except ProtectedError:
@@ -312,7 +308,7 @@ def rewards(request):
 @require_POST
 def redemption_action(request, pk: int, action: str):
     """Fulfil or cancel a redemption (cancelling gives the points back)."""
-    _require(request, "customers.change_redemption")
+    require_perms(request, "customers.change_redemption")
     redemption = get_object_or_404(Redemption, pk=pk)
     try:
         if action == "fulfil":
@@ -355,7 +351,7 @@ def _card(request, customer: Customer, status: int = 200, **forms):
 @require_POST
 def member_redeem(request, pk: int):
     """Redeem a reward item for the member, from the member card (htmx)."""
-    _require(request, "customers.add_redemption")
+    require_perms(request, "customers.add_redemption")
     customer = get_object_or_404(Customer, pk=pk)
     form = RedeemForm(request.POST, prefix="redeem")
     if not form.is_valid():
@@ -387,7 +383,7 @@ def member_redeem(request, pk: int):
 @require_POST
 def member_adjust(request, pk: int):
     """A staff adjustment with a reason (audit logged), from the member card (htmx)."""
-    _require(request, "customers.add_pointsentry")
+    require_perms(request, "customers.add_pointsentry")
     customer = get_object_or_404(Customer, pk=pk)
     form = PointsAdjustForm(request.POST, prefix="adjust")
     if not form.is_valid():

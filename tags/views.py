@@ -14,6 +14,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from common.forms import errors_to_form
+from common.permissions import require_perms
 from tags.catalogue import catalogue_build
 from tags.forms import (
     AudienceForm,
@@ -38,16 +40,6 @@ from tags.selectors import audience_members
 from tags.services import audience_save, customer_tags_change
 
 PREVIEW_SAMPLE = 5
-
-
-def _require(request, *perms: str) -> None:
-    if not request.user.has_perms(perms):
-        raise PermissionDenied
-
-
-def _errors_to_form(form, exc: ValidationError) -> None:
-    for field, errors in exc.message_dict.items():
-        form.add_error(field if field in form.fields else None, errors)
 
 
 # --- tag library ---------------------------------------------------------------------------
@@ -83,11 +75,11 @@ def tag_index(request):
 def tag_group_edit(request, pk: int | None = None):
     """Create or rename a tag group; an empty group can be deleted."""
     group = get_object_or_404(TagGroup, pk=pk) if pk else None
-    _require(request, "tags.change_taggroup" if group else "tags.add_taggroup")
+    require_perms(request, "tags.change_taggroup" if group else "tags.add_taggroup")
     form = TagGroupForm(request.POST or None, instance=group)
     if request.method == "POST":
         if "delete" in request.POST and group:
-            _require(request, "tags.delete_taggroup")
+            require_perms(request, "tags.delete_taggroup")
             try:
                 group.delete()
             except ProtectedError:
@@ -105,7 +97,7 @@ def tag_group_edit(request, pk: int | None = None):
 
 @login_required
 def tag_new(request):
-    _require(request, "tags.add_tag")
+    require_perms(request, "tags.add_tag")
     initial = {"group": request.GET.get("group")} if request.GET.get("group") else None
     form = TagForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
@@ -128,7 +120,7 @@ def tag_detail(request, pk: int):
     status = 200
     if request.method == "POST":
         if "delete" in request.POST:
-            _require(request, "tags.delete_tag")
+            require_perms(request, "tags.delete_tag")
             count = tag.customer_tags.count()
             tag.delete()
             messages.success(
@@ -136,14 +128,14 @@ def tag_detail(request, pk: int):
             )
             return redirect("tags:index")
         if "mapping" in request.POST:
-            _require(request, "tags.add_tagmapping")
+            require_perms(request, "tags.add_tagmapping")
             mapping_form = TagMappingForm(request.POST, tag=tag)
             if mapping_form.is_valid():
                 mapping_form.save()
                 messages.success(request, _("已添加平台标签映射"))
                 return redirect("tags:tag", pk=tag.pk)
         else:
-            _require(request, "tags.change_tag")
+            require_perms(request, "tags.change_tag")
             form = TagForm(request.POST, instance=tag)
             if form.is_valid():
                 form.save()
@@ -171,7 +163,7 @@ def tag_detail(request, pk: int):
 @login_required
 @require_POST
 def tag_mapping_delete(request, pk: int):
-    _require(request, "tags.delete_tagmapping")
+    require_perms(request, "tags.delete_tagmapping")
     mapping = get_object_or_404(TagMapping, pk=pk)
     mapping.delete()
     messages.success(request, _("已删除平台标签映射"))
@@ -230,7 +222,7 @@ def audience_list(request):
 def audience_edit(request, pk: int | None = None):
     """Create or change an audience in the visual builder (or its JSON tab)."""
     audience = get_object_or_404(Audience, pk=pk) if pk else None
-    _require(request, "tags.change_audience" if audience else "tags.add_audience")
+    require_perms(request, "tags.change_audience" if audience else "tags.add_audience")
     initial = None
     if audience:
         initial = {
@@ -244,7 +236,7 @@ def audience_edit(request, pk: int | None = None):
         try:
             audience = audience_save(**form.cleaned_data, audience=audience, actor=request.user)
         except ValidationError as exc:
-            _errors_to_form(form, exc)
+            errors_to_form(form, exc)
         else:
             messages.success(request, _("已保存人群包 %(n)s") % {"n": audience.name})
             return redirect("tags:audience", pk=audience.pk)
@@ -296,7 +288,7 @@ def rule_edit(request, pk: int | None = None):
     from tags.rules import tag_rule_save
 
     rule = get_object_or_404(TagRule, pk=pk) if pk else None
-    _require(request, "tags.change_tagrule" if rule else "tags.add_tagrule")
+    require_perms(request, "tags.change_tagrule" if rule else "tags.add_tagrule")
     initial = None
     if rule:
         initial = {
@@ -312,7 +304,7 @@ def rule_edit(request, pk: int | None = None):
         try:
             rule = tag_rule_save(**form.cleaned_data, rule=rule, actor=request.user)
         except ValidationError as exc:
-            _errors_to_form(form, exc)
+            errors_to_form(form, exc)
         else:
             messages.success(request, _("已保存规则 %(n)s") % {"n": rule.name})
             return redirect("tags:rule", pk=rule.pk)
@@ -325,7 +317,7 @@ def rule_edit(request, pk: int | None = None):
 def rule_detail(request, pk: int):
     rule = get_object_or_404(TagRule.objects.select_related("tag__group", "created_by"), pk=pk)
     if request.method == "POST":
-        _require(request, "tags.change_tagrule")
+        require_perms(request, "tags.change_tagrule")
         if "delete" in request.POST:
             rule.delete()
             messages.success(request, _("已删除规则 %(n)s") % {"n": rule.name})
@@ -361,7 +353,9 @@ def bulk_start(request):
     form = BulkTagForm(data)
     if form.is_valid():
         action = form.cleaned_data["bulk_action"]
-        _require(request, "tags.add_customertag" if action == "add" else "tags.delete_customertag")
+        require_perms(
+            request, "tags.add_customertag" if action == "add" else "tags.delete_customertag"
+        )
         filters = {key: request.POST.get(key, "") for key in FILTER_KEYS}
         try:
             job = tag_bulk_start(
