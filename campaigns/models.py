@@ -7,11 +7,21 @@ from campaigns.choices import (
     AbMetric,
     CampaignStatus,
     DeliveryStatus,
+    EnrolmentStatus,
     GoalMetric,
+    JourneyKind,
+    JourneyStatus,
+    JourneyTrigger,
     PushStatus,
+    ReentryPolicy,
     RunStatus,
     ScheduleKind,
     SkipReason,
+    StepKind,
+    StepRunStatus,
+    TaskStatus,
+    TriggerStatus,
+    WaitStatus,
 )
 from channels.choices import ChannelKind
 
@@ -221,6 +231,12 @@ class Push(models.Model):
         help_text=_("100：全部人群参与测试；例如 20：先测 20%，胜者发给其余"),
     )
     ab_auto_winner = models.BooleanField(_("自动把胜出版本发给其余人"), default=False)
+    ab_decide_after_hours = models.PositiveSmallIntegerField(
+        _("测试时长（小时）"),
+        null=True,
+        blank=True,
+        help_text=_("测试发送完成这么多小时后自动选出胜出版本；留空则手动选择"),
+    )
     estimated_reach = models.PositiveIntegerField(_("预计触达"), default=0)
     approved_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, verbose_name=_("审批人"), null=True, blank=True,
@@ -406,3 +422,275 @@ class LinkClick(models.Model):
 
     def __str__(self) -> str:
         return f"{self.link} {self.clicked_at:%Y-%m-%d %H:%M}"
+
+
+# --- SOP journeys --------------------------------------------------------------------------
+
+
+class Journey(models.Model):
+    """An SOP: a trigger and entry filter enrol customers (or, for a group SOP, group chats),
+    who then go through the ordered steps until the end or the exit goal."""
+
+    name = models.CharField(_("名称"), max_length=100)
+    description = models.TextField(_("说明"), blank=True)
+    kind = models.CharField(
+        _("类型"), max_length=10, choices=JourneyKind.choices, default=JourneyKind.CUSTOMER
+    )
+    status = models.CharField(
+        _("状态"), max_length=10, choices=JourneyStatus.choices, default=JourneyStatus.DRAFT,
+        db_index=True,
+    )  # fmt: skip
+    template = models.CharField(_("模板"), max_length=40, blank=True)
+    trigger_kind = models.CharField(_("触发方式"), max_length=20, choices=JourneyTrigger.choices)
+    trigger = models.JSONField(
+        _("触发参数"), default=dict, blank=True,
+        help_text=_("事件名、渠道、标签、人群、活码、生日提前天数或客户群"),
+    )  # fmt: skip
+    entry_filter = models.JSONField(_("进入条件（人群 DSL）"), null=True, blank=True)
+    reentry = models.CharField(
+        _("重复进入"), max_length=12, choices=ReentryPolicy.choices, default=ReentryPolicy.ONCE
+    )
+    cooldown_days = models.PositiveSmallIntegerField(_("再次进入间隔（天）"), default=30)
+    goal_event = models.CharField(
+        _("目标事件"), max_length=64, blank=True, help_text=_("发生后立即退出，例如 order_paid")
+    )
+    respect_quiet_hours = models.BooleanField(_("发送遵守免打扰时段"), default=True)
+    campaign = models.ForeignKey(
+        Campaign, verbose_name=_("营销活动"), null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="journeys",
+    )  # fmt: skip
+    watermark = models.BigIntegerField(_("已处理到的客户群"), default=0, editable=False)
+    scanned_until = models.DateTimeField(_("已扫描到"), null=True, blank=True, editable=False)
+    activated_at = models.DateTimeField(_("启用时间"), null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("创建人"), null=True, blank=True,
+        on_delete=models.SET_NULL, related_name="+",
+    )  # fmt: skip
+    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("SOP 旅程")
+        verbose_name_plural = _("SOP 旅程")
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class JourneyStep(models.Model):
+    """One step, at `position` in the journey. `config` by kind — wait: `{"mode":
+    "duration", "days", "hours", "minutes"}`, `{"mode": "day_at", "day", "time"}` or
+    `{"mode": "window", "weekdays", "start", "end"}`; condition: `{"definition", "no"}`
+    (`no`: "end" or a later position); action: `{"action", …}` (campaigns.actions)."""
+
+    journey = models.ForeignKey(Journey, on_delete=models.CASCADE, related_name="steps")
+    position = models.PositiveSmallIntegerField(_("顺序"))
+    kind = models.CharField(_("类型"), max_length=10, choices=StepKind.choices)
+    name = models.CharField(_("名称"), max_length=100, blank=True)
+    config = models.JSONField(_("配置"), default=dict)
+
+    class Meta:
+        verbose_name = _("旅程步骤")
+        verbose_name_plural = _("旅程步骤")
+        ordering = ["journey", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["journey", "position"], name="journeystep_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.journey} #{self.position} {self.name or self.get_kind_display()}"
+
+
+class Enrolment(models.Model):
+    """A customer (or group chat) going through a journey. Due when `next_run_at` has come;
+    a worker that takes it pushes `next_run_at` ahead while it works (a lease)."""
+
+    journey = models.ForeignKey(Journey, on_delete=models.CASCADE, related_name="enrolments")
+    customer = models.ForeignKey(
+        "customers.Customer", null=True, blank=True, on_delete=models.CASCADE,
+        related_name="enrolments",
+    )  # fmt: skip
+    group_chat = models.ForeignKey(
+        "channels.GroupChat", null=True, blank=True, on_delete=models.CASCADE,
+        related_name="enrolments",
+    )  # fmt: skip
+    status = models.CharField(
+        _("状态"), max_length=10, choices=EnrolmentStatus.choices, default=EnrolmentStatus.ACTIVE
+    )
+    position = models.PositiveSmallIntegerField(_("当前步骤"), default=0)
+    wait_until = models.DateTimeField(_("等待到"), null=True, blank=True)
+    next_run_at = models.DateTimeField(_("下次执行"), null=True, blank=True)
+    source_ref = models.CharField(_("来源"), max_length=64, blank=True)
+    error = models.CharField(_("错误"), max_length=300, blank=True)
+    entered_at = models.DateTimeField(_("进入时间"))
+    finished_at = models.DateTimeField(_("结束时间"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("旅程参与")
+        verbose_name_plural = _("旅程参与")
+        ordering = ["-entered_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["journey", "customer"], name="enrolment_one_active_customer",
+                condition=Q(status="active", customer__isnull=False),
+            ),
+            models.UniqueConstraint(
+                fields=["journey", "group_chat"], name="enrolment_one_active_group",
+                condition=Q(status="active", group_chat__isnull=False),
+            ),
+        ]  # fmt: skip
+        indexes = [
+            models.Index(fields=["status", "next_run_at"], name="enrolment_due_idx"),
+            models.Index(fields=["journey", "status", "position"], name="enrolment_step_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.journey_id}:{self.customer_id or self.group_chat_id} {self.status}"
+
+
+class StepRun(models.Model):
+    """A step an enrolment went through; unique, so an action is never carried out twice: the
+    row is written (`running`) and committed before the action, a crash leaves it `unknown`."""
+
+    enrolment = models.ForeignKey(Enrolment, on_delete=models.CASCADE, related_name="step_runs")
+    step = models.ForeignKey(JourneyStep, on_delete=models.CASCADE, related_name="runs")
+    status = models.CharField(
+        _("状态"), max_length=10, choices=StepRunStatus.choices, default=StepRunStatus.RUNNING
+    )
+    outcome = models.CharField(_("结果"), max_length=40, blank=True)
+    detail = models.CharField(_("说明"), max_length=300, blank=True)
+    channel_account = models.ForeignKey(
+        "channels.ChannelAccount", null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+",
+    )  # fmt: skip
+    platform_id = models.CharField(_("平台消息 ID"), max_length=100, blank=True)
+    started_at = models.DateTimeField(_("开始"))
+    finished_at = models.DateTimeField(_("结束"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("步骤执行")
+        verbose_name_plural = _("步骤执行")
+        ordering = ["enrolment", "started_at", "id"]
+        constraints = [models.UniqueConstraint(fields=["enrolment", "step"], name="steprun_once")]
+        indexes = [models.Index(fields=["step", "status"], name="steprun_step_status_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.enrolment_id}@{self.step_id} {self.status}"
+
+
+class StaffTask(models.Model):
+    """A to-do for a WeCom member from an SOP step (send this to that customer or group):
+    reminded by app message, completion tracked."""
+
+    step_run = models.OneToOneField(
+        StepRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="task"
+    )
+    journey = models.ForeignKey(
+        Journey, null=True, blank=True, on_delete=models.SET_NULL, related_name="tasks"
+    )
+    staff = models.ForeignKey(
+        "channels.Staff", verbose_name=_("员工"), null=True, blank=True,
+        on_delete=models.SET_NULL, related_name="tasks",
+    )  # fmt: skip
+    customer = models.ForeignKey(
+        "customers.Customer", verbose_name=_("客户"), null=True, blank=True,
+        on_delete=models.CASCADE, related_name="staff_tasks",
+    )  # fmt: skip
+    group_chat = models.ForeignKey(
+        "channels.GroupChat", verbose_name=_("客户群"), null=True, blank=True,
+        on_delete=models.CASCADE, related_name="staff_tasks",
+    )  # fmt: skip
+    title = models.CharField(_("任务"), max_length=200)
+    body = models.TextField(_("话术"), blank=True)
+    status = models.CharField(
+        _("状态"), max_length=10, choices=TaskStatus.choices, default=TaskStatus.OPEN,
+        db_index=True,
+    )  # fmt: skip
+    due_at = models.DateTimeField(_("截止时间"), null=True, blank=True)
+    reminded_at = models.DateTimeField(_("提醒时间"), null=True, blank=True)
+    completed_at = models.DateTimeField(_("完成时间"), null=True, blank=True)
+    completed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("确认人"), null=True, blank=True,
+        on_delete=models.SET_NULL, related_name="+",
+    )  # fmt: skip
+    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("员工任务")
+        verbose_name_plural = _("员工任务")
+        ordering = ["status", "due_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+# --- real-time triggers --------------------------------------------------------------------
+
+
+class TriggerRule(models.Model):
+    """Event A, then no event B within N minutes, and the customer matches a condition →
+    an action (the seed's case: added to cart, not paid in 30 minutes, frequent buyer →
+    a coupon)."""
+
+    name = models.CharField(_("名称"), max_length=100)
+    status = models.CharField(
+        _("状态"), max_length=10, choices=TriggerStatus.choices, default=TriggerStatus.ACTIVE
+    )
+    event_a = models.CharField(_("事件 A"), max_length=64)
+    event_a_channel = models.ForeignKey(
+        "channels.ChannelAccount", verbose_name=_("事件 A 的渠道"), null=True, blank=True,
+        on_delete=models.SET_NULL, related_name="+",
+    )  # fmt: skip
+    event_b = models.CharField(_("事件 B"), max_length=64, blank=True)
+    within_minutes = models.PositiveIntegerField(_("等待（分钟）"), default=30)
+    condition = models.JSONField(_("客户条件（人群 DSL）"), null=True, blank=True)
+    action = models.JSONField(_("动作"), default=dict)
+    scanned_until = models.DateTimeField(_("已扫描到"), null=True, blank=True, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("创建人"), null=True, blank=True,
+        on_delete=models.SET_NULL, related_name="+",
+    )  # fmt: skip
+    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("实时触发")
+        verbose_name_plural = _("实时触发")
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TriggerWait(models.Model):
+    """One event A waiting for its deadline; fired, cancelled by B, or not matched once."""
+
+    rule = models.ForeignKey(TriggerRule, on_delete=models.CASCADE, related_name="waits")
+    customer = models.ForeignKey(
+        "customers.Customer", on_delete=models.CASCADE, related_name="trigger_waits"
+    )
+    source_event_id = models.BigIntegerField(_("事件 A"))
+    started_at = models.DateTimeField(_("事件 A 时间"))
+    deadline = models.DateTimeField(_("截止时间"))
+    status = models.CharField(
+        _("状态"), max_length=12, choices=WaitStatus.choices, default=WaitStatus.WAITING
+    )
+    detail = models.CharField(_("说明"), max_length=300, blank=True)
+    channel_account = models.ForeignKey(
+        "channels.ChannelAccount", null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+",
+    )  # fmt: skip
+    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
+    fired_at = models.DateTimeField(_("执行时间"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("触发等待")
+        verbose_name_plural = _("触发等待")
+        ordering = ["-deadline", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["rule", "source_event_id"], name="triggerwait_once")
+        ]
+        indexes = [models.Index(fields=["status", "deadline"], name="triggerwait_due_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.rule_id}:{self.customer_id} {self.status}"
