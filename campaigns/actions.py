@@ -226,14 +226,17 @@ def _send(config: dict, customer: Customer, key: str) -> ActionResult:
 
 
 def _tags(config: dict, customer: Customer, key: str) -> ActionResult:
-    from tags.models import TagSource
-    from tags.services import customer_tags_change
+    from tags.models import CustomerTag, TagSource
 
-    ids = config["tags"]
+    ids = config["tags"]  # checked to exist when the step was saved; a deleted tag is gone
     if config["action"] == ActionKind.TAG_ADD:
-        customer_tags_change(customer=customer, add=ids, source=TagSource.JOURNEY, source_ref=key)
+        CustomerTag.objects.bulk_create(
+            [CustomerTag(customer=customer, tag_id=pk, source=TagSource.JOURNEY, source_ref=key)
+             for pk in ids],
+            ignore_conflicts=True,
+        )  # fmt: skip
     else:
-        customer_tags_change(customer=customer, remove=ids)
+        CustomerTag.objects.filter(customer=customer, tag_id__in=ids).delete()
     return ActionResult(DONE, outcome=config["action"])
 
 

@@ -584,17 +584,30 @@ def _claim_once(batch: int, now: datetime, journey_id: int | None) -> list[int]:
 
 
 class _Advance:
-    """Moves one claimed enrolment through its steps as far as `now` allows."""
+    """Moves one claimed enrolment through its steps as far as `now` allows. The enrolment's
+    new state and the rows of its wait and condition steps are written once at the end
+    (`flush`); an action's row is written and committed before the action."""
 
-    def __init__(self, enrolment: Enrolment, steps: list[JourneyStep], now, settings):
+    def __init__(self, enrolment: Enrolment, steps: list[JourneyStep], now, settings, cache):
         self.enrolment, self.steps, self.now, self.settings = enrolment, steps, now, settings
         self.journey = enrolment.journey
+        self.cache = cache  # compiled conditions by step id, for this batch's `now`
+        self.changes: dict = {}
+        self.runs: list[StepRun] = []
         self.executed = 0
 
     def save(self, **fields) -> None:
         for name, value in fields.items():
             setattr(self.enrolment, name, value)
-        Enrolment.objects.filter(pk=self.enrolment.pk).update(**fields)
+        self.changes.update(fields)
+
+    def flush(self) -> None:
+        if self.runs:
+            StepRun.objects.bulk_create(self.runs, ignore_conflicts=True)
+            self.runs = []
+        if self.changes:
+            Enrolment.objects.filter(pk=self.enrolment.pk).update(**self.changes)
+            self.changes = {}
 
     def finish(self, status: str, error: str = "") -> None:
         self.save(status=status, finished_at=self.now, next_run_at=None, wait_until=None,
@@ -606,33 +619,45 @@ class _Advance:
         mine = Enrolment.objects.filter(pk=self.enrolment.pk)
         return mine.filter(_goal_reached(self.journey.goal_event)).exists()
 
-    def record(self, step, status, outcome="", **fields) -> None:
-        StepRun.objects.get_or_create(
-            enrolment=self.enrolment, step=step,
-            defaults={"status": status, "outcome": outcome, "started_at": self.now,
-                      "finished_at": self.now, **fields},
-        )  # fmt: skip
+    def record(self, step, status, outcome="") -> None:
+        self.runs.append(
+            StepRun(
+                enrolment=self.enrolment,
+                step=step,
+                status=status,
+                outcome=outcome,
+                started_at=self.now,
+                finished_at=self.now,
+            )  # fmt: skip
+        )
 
     def run(self) -> int:
+        try:
+            self._run()
+        finally:
+            self.flush()
+        return self.executed
+
+    def _run(self) -> None:
         for _guard in range(len(self.steps) + 2):
             position = self.enrolment.position
             if position >= len(self.steps):
                 self.finish(EnrolmentStatus.DONE)
-                return self.executed
-            if self.goal_reached():
-                self.finish(EnrolmentStatus.GOAL)
-                return self.executed
+                return
             step = self.steps[position]
             if step.kind == StepKind.WAIT:
                 if not self.wait(step):
-                    return self.executed
-            elif step.kind == StepKind.CONDITION:
+                    return
+                continue
+            if self.goal_reached():
+                self.finish(EnrolmentStatus.GOAL)
+                return
+            if step.kind == StepKind.CONDITION:
                 if not self.condition(step):
-                    return self.executed
+                    return
             elif not self.action(step):
-                return self.executed
+                return
         self.finish(EnrolmentStatus.FAILED, _("步骤无法推进"))
-        return self.executed
 
     def wait(self, step) -> bool:
         until = self.enrolment.wait_until
@@ -651,9 +676,10 @@ class _Advance:
     def condition(self, step) -> bool:
         from tags.dsl import compile_definition
 
-        customer_id = self.enrolment.customer_id
+        if step.pk not in self.cache:
+            self.cache[step.pk] = compile_definition(step.config["definition"], now=self.now)
         matched = Customer.objects.filter(
-            compile_definition(step.config["definition"], now=self.now), pk=customer_id
+            self.cache[step.pk], pk=self.enrolment.customer_id
         ).exists()
         self.record(step, StepRunStatus.DONE, "yes" if matched else "no")
         self.executed += 1
@@ -674,6 +700,7 @@ class _Advance:
             if until is not None:
                 self.save(next_run_at=until)
                 return False
+        self.flush()  # what came before is on record before anything is done
         try:
             with transaction.atomic():
                 run = StepRun.objects.create(enrolment=self.enrolment, step=step,
@@ -714,6 +741,7 @@ def journeys_advance(
     steps_of: dict[int, list[JourneyStep]] = {}
     while True:
         now = fixed_now or timezone.now()
+        conditions: dict[int, Q] = {}
         ids = _claim(batch, now, journey_id)
         if not ids:
             return executed
@@ -725,11 +753,13 @@ def journeys_advance(
                 steps_of[enrolment.journey_id] = list(
                     JourneyStep.objects.filter(journey_id=enrolment.journey_id).order_by("position")
                 )
-            advance = _Advance(enrolment, steps_of[enrolment.journey_id], now, settings)
+            advance = _Advance(enrolment, steps_of[enrolment.journey_id], now, settings,
+                               conditions)  # fmt: skip
             try:
                 executed += advance.run()
             except Exception as exc:  # one enrolment's fault does not stop the others
                 advance.finish(EnrolmentStatus.FAILED, f"{type(exc).__name__}: {exc}")
+                advance.flush()
         if deadline is not None and time.monotonic() >= deadline:
             return executed
 

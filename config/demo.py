@@ -22,6 +22,7 @@ from channels.models import ChannelAccount
 from channels.services import channel_account_create
 from common.audit import audit_record
 from common.models import AuditLog
+from config.demo_campaigns import demo_campaigns_load
 from customers.choices import (
     ConsentChannel,
     ConsentStatus,
@@ -431,6 +432,7 @@ def demo_load(*, seed: int = 42, customers: int = 5000, progress=None) -> DemoSu
     value_clusters_compute()
     _audiences_and_rules()
     _auto_replies()
+    demo_campaigns_load(seed=seed)
     audit_record(action=AuditLog.Action.IMPORT, summary=marker, actor_label="seed_demo")
     return _summary()
 

@@ -79,10 +79,13 @@ TEMPLATES = [
 
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'quanyu.sqlite3'}")}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # WAL + a busy timeout let the web process, the worker and Beat share the file.
+    # WAL + a busy timeout let the web process, the worker and Beat share the file; a
+    # transaction takes the write lock when it begins (IMMEDIATE), so one that reads before
+    # it writes waits its turn instead of failing with "database is locked".
     DATABASES["default"].setdefault("OPTIONS", {}).update(
-        {"timeout": 30, "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"}
-    )
+        {"timeout": 30, "transaction_mode": "IMMEDIATE",
+         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"}
+    )  # fmt: skip
     # A file, not memory: tests hand the database to a real Celery worker process.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test_quanyu.sqlite3")}
 else:
@@ -190,7 +193,16 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     # one name for a choice set used by several fields (a rule's schedule, a run's trigger)
-    "ENUM_NAME_OVERRIDES": {"RuleScheduleEnum": "tags.models.RuleSchedule"},
+    "ENUM_NAME_OVERRIDES": {
+        "RuleScheduleEnum": "tags.models.RuleSchedule",
+        "CampaignStatusEnum": "campaigns.choices.CampaignStatus",
+        "PushStatusEnum": "campaigns.choices.PushStatus",
+        "RunStatusEnum": "campaigns.choices.RunStatus",
+        "JourneyKindEnum": "campaigns.choices.JourneyKind",
+        "JourneyStatusEnum": "campaigns.choices.JourneyStatus",
+        "StepKindEnum": "campaigns.choices.StepKind",
+        "TriggerStatusEnum": "campaigns.choices.TriggerStatus",
+    },
 }
 
 DATA_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024 * 1024

@@ -64,6 +64,7 @@ def test_demo_is_plausible_and_idempotent():
     assert audiences >= {"高价值客户", "沉睡与流失", "积分 30 天内到期"}
     assert TagRule.objects.filter(runs__status="done").count() == 2
     assert ValueCluster.objects.exists()
+    assert_marketing()
 
     before = (identity_set(), events, Order.objects.count(), CustomerTag.objects.count(),
               PointsEntry.objects.count(), Redemption.objects.count())  # fmt: skip
@@ -74,6 +75,29 @@ def test_demo_is_plausible_and_idempotent():
              CustomerTag.objects.count(), PointsEntry.objects.count(),
              Redemption.objects.count())  # fmt: skip
     assert after == before
+
+
+def assert_marketing():
+    """Campaigns with goals and spend, pushes sent as history (clicks, an A/B), journeys from
+    every template with four running, the seed's cart trigger."""
+    from campaigns.choices import JourneyStatus
+    from campaigns.journey_templates import TEMPLATES
+    from campaigns.models import Campaign, Delivery, Journey, LinkClick, Push, TriggerRule
+    from campaigns.pushes import ab_result
+    from campaigns.results import campaign_results
+
+    assert Campaign.objects.count() == 3
+    spring = Campaign.objects.get(utm_code="spring-tea")
+    assert spring.goals.count() == 3 and spring.spend.exists()
+    assert Delivery.objects.filter(status="sent").count() > 50
+    assert LinkClick.objects.exists()
+    results = campaign_results(campaign=spring)
+    assert results is not None
+    ab_push = Push.objects.filter(variants__isnull=False).distinct().get()
+    assert {row["variant"].label for row in ab_result(ab_push)["variants"]} == {"A", "B"}
+    assert Journey.objects.count() == len(TEMPLATES)
+    assert Journey.objects.filter(status=JourneyStatus.ACTIVE).count() == 4
+    assert TriggerRule.objects.get().event_a == "add_to_cart"
 
 
 def assert_membership():
