@@ -168,53 +168,122 @@ def action_perform(
     return ActionResult(FAILED, detail=_("不支持的动作：%(kind)s") % {"kind": kind})
 
 
+def actions_perform(
+    config: dict, *, customers: list | None = None, group_chats: list | None = None,
+    keys: list[str], journey=None,
+) -> list[ActionResult]:  # fmt: skip
+    """`action_perform` for many customers (or group chats) at once, results in their order:
+    sends go out in one adapter batch per channel, tags in one statement; the rest one by
+    one. A failure of the whole batch fails each of its rows."""
+    kind = config.get("action")
+    subjects = customers if customers is not None else group_chats
+    try:
+        if kind == ActionKind.SEND:
+            return _send_many(config, customers, keys)
+        if kind in (ActionKind.TAG_ADD, ActionKind.TAG_REMOVE):
+            return _tags_many(config, customers, keys)
+    except Exception as exc:
+        return [ActionResult(FAILED, detail=f"{type(exc).__name__}: {exc}"[:300])
+                for _subject in subjects]  # fmt: skip
+    return [
+        action_perform(
+            config, customer=subject if customers is not None else None,
+            group_chat=subject if group_chats is not None else None, key=key, journey=journey,
+        )
+        for subject, key in zip(subjects, keys, strict=True)
+    ]  # fmt: skip
+
+
 def _do_not_contact(customer: Customer) -> bool:
     return bool((customer.attributes or {}).get("do_not_contact") is True)
+
+
+class _Reach:
+    """Who of `customers` each of `accounts` (in fallback order) can reach: their identities
+    and revoked consents read in one query each."""
+
+    def __init__(self, customers: list[Customer], accounts: list[ChannelAccount]):
+        ids = [c.pk for c in customers]
+        self.accounts = accounts
+        self.revoked: dict[int, set] = {}
+        for customer_id, channel in Consent.objects.filter(
+            customer__in=ids, status=ConsentStatus.REVOKED
+        ).values_list("customer_id", "channel"):
+            self.revoked.setdefault(customer_id, set()).add(channel)
+        self.recipients: dict[tuple[int, int], str] = {}
+        for account in accounts:
+            kind, scoped = CHANNEL_IDENTITY[account.kind]
+            rows = Identity.objects.filter(
+                customer__in=ids, kind=kind, scope=account.code if scoped else ""
+            ).order_by("customer_id", "value")
+            for customer_id, value in rows.values_list("customer_id", "value"):
+                self.recipients.setdefault((account.pk, customer_id), value)
+
+    def of(self, customer: Customer):
+        """(account, recipient) of the first channel that can reach the customer, or
+        (None, the first channel's reason)."""
+        if _do_not_contact(customer):
+            return None, SkipReason.DO_NOT_CONTACT
+        reason = None
+        for account in self.accounts:
+            recipient = self.recipients.get((account.pk, customer.pk))
+            if recipient is None:
+                reason = reason or SkipReason.NO_IDENTITY
+            elif CHANNEL_CONSENT[account.kind] in self.revoked.get(customer.pk, ()):
+                reason = reason or SkipReason.NO_CONSENT
+            else:
+                return account, recipient
+        return None, reason or SkipReason.NO_IDENTITY
 
 
 def reach_of(customer: Customer, accounts: list[ChannelAccount]):
     """(account, recipient) of the first channel that can reach the customer, or
     (None, the first channel's reason)."""
-    if _do_not_contact(customer):
-        return None, SkipReason.DO_NOT_CONTACT
-    revoked = set(
-        Consent.objects.filter(customer=customer, status=ConsentStatus.REVOKED).values_list(
-            "channel", flat=True
-        )
-    )
-    reason = None
-    for account in accounts:
-        kind, scoped = CHANNEL_IDENTITY[account.kind]
-        recipient = (
-            Identity.objects.filter(
-                customer=customer, kind=kind, scope=account.code if scoped else ""
-            )
-            .order_by("value")
-            .values_list("value", flat=True)
-            .first()
-        )
-        if recipient is None:
-            reason = reason or SkipReason.NO_IDENTITY
-        elif CHANNEL_CONSENT[account.kind] in revoked:
-            reason = reason or SkipReason.NO_CONSENT
-        else:
-            return account, recipient
-    return None, reason or SkipReason.NO_IDENTITY
+    return _Reach([customer], accounts).of(customer)
 
 
 def _send(config: dict, customer: Customer, key: str) -> ActionResult:
+    return _send_many(config, [customer], [key])[0]
+
+
+def _send_many(config: dict, customers: list[Customer], keys: list[str]) -> list[ActionResult]:
     content = ContentItem.objects.prefetch_related("variants").get(pk=config["content"])
     accounts = ChannelAccount.objects.in_bulk(config["channels"])
     ordered = [accounts[i] for i in config["channels"] if i in accounts]
-    account, recipient = reach_of(customer, ordered)
-    if account is None:
-        return ActionResult(SKIPPED, outcome=recipient)
-    values = placeholders_for([customer.pk]).get(customer.pk, {})
-    message = content_render(content=content, channel_kind=account.kind, values=values)
-    if account.kind == ChannelKind.WECHAT_OA and message.get("type") == "mass_text":
-        # one follower: a customer-service message (the mass send is for lists)
-        message["type"] = "text"
-    result = adapter_for(account).send([OutMessage(to=recipient, content=message, key=key)])[0]
+    reach = _Reach(customers, ordered)
+    values = placeholders_for([c.pk for c in customers])
+    results: list[ActionResult | None] = [None] * len(customers)
+    batches: dict[int, list[tuple[int, OutMessage]]] = {}
+    for index, customer in enumerate(customers):
+        account, recipient = reach.of(customer)
+        if account is None:
+            results[index] = ActionResult(SKIPPED, outcome=recipient)
+            continue
+        message = content_render(
+            content=content, channel_kind=account.kind, values=values.get(customer.pk, {})
+        )
+        if account.kind == ChannelKind.WECHAT_OA and message.get("type") == "mass_text":
+            # one follower at a time: a customer-service message (mass sends are for lists)
+            message["type"] = "text"
+        batches.setdefault(account.pk, []).append(
+            (index, OutMessage(to=recipient, content=message, key=keys[index]))
+        )
+    for account_pk, items in batches.items():
+        account = accounts[account_pk]
+        try:
+            sent = adapter_for(account).send([message for _index, message in items])
+        except Exception as exc:
+            sent = [None] * len(items)
+            error = f"{type(exc).__name__}: {exc}"[:300]
+        for (index, _message), result in zip(items, sent, strict=True):
+            if result is None:
+                results[index] = ActionResult(FAILED, channel_account=account, detail=error)
+            else:
+                results[index] = _sent(result, account)
+    return results
+
+
+def _sent(result, account) -> ActionResult:
     if result.ok:
         return ActionResult(DONE, outcome="sent", channel_account=account,
                             platform_id=result.platform_id[:100])  # fmt: skip
@@ -226,18 +295,22 @@ def _send(config: dict, customer: Customer, key: str) -> ActionResult:
 
 
 def _tags(config: dict, customer: Customer, key: str) -> ActionResult:
+    return _tags_many(config, [customer], [key])[0]
+
+
+def _tags_many(config: dict, customers: list[Customer], keys: list[str]) -> list[ActionResult]:
     from tags.models import CustomerTag, TagSource
 
     ids = config["tags"]  # checked to exist when the step was saved; a deleted tag is gone
     if config["action"] == ActionKind.TAG_ADD:
         CustomerTag.objects.bulk_create(
             [CustomerTag(customer=customer, tag_id=pk, source=TagSource.JOURNEY, source_ref=key)
-             for pk in ids],
+             for customer, key in zip(customers, keys, strict=True) for pk in ids],
             ignore_conflicts=True,
         )  # fmt: skip
     else:
-        CustomerTag.objects.filter(customer=customer, tag_id__in=ids).delete()
-    return ActionResult(DONE, outcome=config["action"])
+        CustomerTag.objects.filter(customer__in=customers, tag_id__in=ids).delete()
+    return [ActionResult(DONE, outcome=config["action"]) for _customer in customers]
 
 
 def _points(config: dict, customer: Customer, key: str) -> ActionResult:

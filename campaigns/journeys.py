@@ -21,7 +21,7 @@ from django.db.models import Count, Exists, Max, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from campaigns.actions import action_clean, action_perform
+from campaigns.actions import action_clean, actions_perform
 from campaigns.choices import (
     ActionKind,
     EnrolmentStatus,
@@ -583,156 +583,234 @@ def _claim_once(batch: int, now: datetime, journey_id: int | None) -> list[int]:
     )
 
 
-class _Advance:
-    """Moves one claimed enrolment through its steps as far as `now` allows. The enrolment's
-    new state and the rows of its wait and condition steps are written once at the end
-    (`flush`); an action's row is written and committed before the action."""
+ENROLMENT_FIELDS = ["status", "position", "wait_until", "next_run_at", "finished_at", "error"]
 
-    def __init__(self, enrolment: Enrolment, steps: list[JourneyStep], now, settings, cache):
-        self.enrolment, self.steps, self.now, self.settings = enrolment, steps, now, settings
-        self.journey = enrolment.journey
-        self.cache = cache  # compiled conditions by step id, for this batch's `now`
-        self.changes: dict = {}
+
+class _Batch:
+    """A claimed batch of enrolments, moved on together: those at the same step of the same
+    journey are handled at once (one query for a condition, one statement for a tag action,
+    one adapter batch per channel for a send), and the enrolments' new state and the rows of
+    their wait and condition steps are written once, before any action and at the end. An
+    action's rows are written (`running`) and committed before the action."""
+
+    def __init__(self, enrolments: list[Enrolment], steps_of: dict, now, settings):
+        self.enrolments, self.steps_of = enrolments, steps_of
+        self.now, self.settings = now, settings
+        self.zone = _zone(settings.timezone) or _zone("Asia/Shanghai")
+        self.conditions: dict[int, Q] = {}  # compiled once per step for this batch's `now`
         self.runs: list[StepRun] = []
+        self.dirty: dict[int, Enrolment] = {}
         self.executed = 0
 
-    def save(self, **fields) -> None:
+    def set(self, enrolment: Enrolment, **fields) -> None:
         for name, value in fields.items():
-            setattr(self.enrolment, name, value)
-        self.changes.update(fields)
+            setattr(enrolment, name, value)
+        self.dirty[enrolment.pk] = enrolment
 
-    def flush(self) -> None:
-        if self.runs:
-            StepRun.objects.bulk_create(self.runs, ignore_conflicts=True)
-            self.runs = []
-        if self.changes:
-            Enrolment.objects.filter(pk=self.enrolment.pk).update(**self.changes)
-            self.changes = {}
+    def finish(self, enrolment: Enrolment, status: str, error: str = "") -> None:
+        self.set(enrolment, status=status, finished_at=self.now, next_run_at=None,
+                 wait_until=None, error=error[:300])  # fmt: skip
 
-    def finish(self, status: str, error: str = "") -> None:
-        self.save(status=status, finished_at=self.now, next_run_at=None, wait_until=None,
-                  error=error[:300])  # fmt: skip
-
-    def goal_reached(self) -> bool:
-        if not self.journey.goal_event or self.enrolment.customer_id is None:
-            return False
-        mine = Enrolment.objects.filter(pk=self.enrolment.pk)
-        return mine.filter(_goal_reached(self.journey.goal_event)).exists()
-
-    def record(self, step, status, outcome="") -> None:
+    def record(self, enrolment, step, outcome: str = "") -> None:
         self.runs.append(
             StepRun(
-                enrolment=self.enrolment,
+                enrolment=enrolment,
                 step=step,
-                status=status,
+                status=StepRunStatus.DONE,
                 outcome=outcome,
                 started_at=self.now,
                 finished_at=self.now,
             )  # fmt: skip
         )
 
+    def flush(self) -> None:
+        if self.runs:
+            StepRun.objects.bulk_create(self.runs, ignore_conflicts=True, batch_size=1000)
+            self.runs = []
+        if self.dirty:
+            Enrolment.objects.bulk_update(list(self.dirty.values()), ENROLMENT_FIELDS,
+                                          batch_size=500)  # fmt: skip
+            self.dirty = {}
+
     def run(self) -> int:
+        pending = self.enrolments
         try:
-            self._run()
+            for _guard in range(MAX_STEPS + 2):  # each pass moves every enrolment forward
+                if not pending:
+                    break
+                groups: dict[tuple[int, int], list[Enrolment]] = {}
+                for enrolment in pending:
+                    if enrolment.position >= len(self.steps_of[enrolment.journey_id]):
+                        self.finish(enrolment, EnrolmentStatus.DONE)
+                    else:
+                        key = (enrolment.journey_id, enrolment.position)
+                        groups.setdefault(key, []).append(enrolment)
+                pending = []
+                for (journey_id, position), group in groups.items():
+                    step = self.steps_of[journey_id][position]
+                    try:
+                        pending += self.step(step, group)
+                    except Exception as exc:  # one step's fault does not stop the others
+                        for enrolment in group:
+                            self.finish(enrolment, EnrolmentStatus.FAILED,
+                                        f"{type(exc).__name__}: {exc}")  # fmt: skip
+            for enrolment in pending:
+                self.finish(enrolment, EnrolmentStatus.FAILED, _("步骤无法推进"))
         finally:
             self.flush()
         return self.executed
 
-    def _run(self) -> None:
-        for _guard in range(len(self.steps) + 2):
-            position = self.enrolment.position
-            if position >= len(self.steps):
-                self.finish(EnrolmentStatus.DONE)
-                return
-            step = self.steps[position]
-            if step.kind == StepKind.WAIT:
-                if not self.wait(step):
-                    return
+    def step(self, step: JourneyStep, group: list[Enrolment]) -> list[Enrolment]:
+        """Carry the group through `step`; returns those that moved on to another step."""
+        if step.kind == StepKind.WAIT:
+            return self.wait(step, group)
+        group = self.not_at_goal(step.journey, group)
+        if step.kind == StepKind.CONDITION:
+            return self.condition(step, group)
+        return self.action(step, group)
+
+    def wait(self, step, group) -> list[Enrolment]:
+        moved = []
+        for enrolment in group:
+            until = enrolment.wait_until or wait_until_for(
+                step.config, now=self.now, entered_at=enrolment.entered_at, zone=self.zone
+            )
+            if until > self.now:
+                self.set(enrolment, wait_until=until, next_run_at=until)
                 continue
-            if self.goal_reached():
-                self.finish(EnrolmentStatus.GOAL)
-                return
-            if step.kind == StepKind.CONDITION:
-                if not self.condition(step):
-                    return
-            elif not self.action(step):
-                return
-        self.finish(EnrolmentStatus.FAILED, _("步骤无法推进"))
+            self.record(enrolment, step)
+            self.executed += 1
+            self.set(enrolment, position=step.position + 1, wait_until=None)
+            moved.append(enrolment)
+        return moved
 
-    def wait(self, step) -> bool:
-        until = self.enrolment.wait_until
-        if until is None:
-            zone = _zone(self.settings.timezone) or _zone("Asia/Shanghai")
-            until = wait_until_for(step.config, now=self.now, entered_at=self.enrolment.entered_at,
-                                   zone=zone)  # fmt: skip
-        if until > self.now:
-            self.save(wait_until=until, next_run_at=until)
-            return False
-        self.record(step, StepRunStatus.DONE)
-        self.executed += 1
-        self.save(position=step.position + 1, wait_until=None)
-        return True
+    def not_at_goal(self, journey: Journey, group) -> list[Enrolment]:
+        if not journey.goal_event:
+            return group
+        ids = [e.pk for e in group if e.customer_id is not None]
+        reached = set(
+            Enrolment.objects.filter(pk__in=ids)
+            .filter(_goal_reached(journey.goal_event))
+            .values_list("pk", flat=True)
+        )
+        for enrolment in group:
+            if enrolment.pk in reached:
+                self.finish(enrolment, EnrolmentStatus.GOAL)
+        return [e for e in group if e.pk not in reached]
 
-    def condition(self, step) -> bool:
+    def condition(self, step, group) -> list[Enrolment]:
         from tags.dsl import compile_definition
 
-        if step.pk not in self.cache:
-            self.cache[step.pk] = compile_definition(step.config["definition"], now=self.now)
-        matched = Customer.objects.filter(
-            self.cache[step.pk], pk=self.enrolment.customer_id
-        ).exists()
-        self.record(step, StepRunStatus.DONE, "yes" if matched else "no")
-        self.executed += 1
-        if matched:
-            self.save(position=step.position + 1)
-            return True
-        target = step.config.get("no", "end")
-        if target == "end":
-            self.finish(EnrolmentStatus.EXITED)
-            return False
-        self.save(position=target)
-        return True
+        if step.pk not in self.conditions:
+            self.conditions[step.pk] = compile_definition(step.config["definition"], now=self.now)
+        matched = set(
+            Customer.objects.filter(
+                self.conditions[step.pk], pk__in=[e.customer_id for e in group]
+            ).values_list("pk", flat=True)
+        )
+        moved, target = [], step.config.get("no", "end")
+        for enrolment in group:
+            yes = enrolment.customer_id in matched
+            self.record(enrolment, step, "yes" if yes else "no")
+            self.executed += 1
+            if yes:
+                self.set(enrolment, position=step.position + 1)
+            elif target == "end":
+                self.finish(enrolment, EnrolmentStatus.EXITED)
+                continue
+            else:
+                self.set(enrolment, position=target)
+            moved.append(enrolment)
+        return moved
 
-    def action(self, step) -> bool:
-        config, customer = step.config, self.enrolment.customer
+    def action(self, step, group) -> list[Enrolment]:
+        config, journey = step.config, step.journey
         if config.get("action") in (ActionKind.SEND, ActionKind.GROUP_MESSAGE):
-            until = _quiet(self.journey, customer, self.now, self.settings)
-            if until is not None:
-                self.save(next_run_at=until)
-                return False
+            ready = []
+            for enrolment in group:
+                until = _quiet(journey, enrolment.customer, self.now, self.settings)
+                if until is None:
+                    ready.append(enrolment)
+                else:
+                    self.set(enrolment, next_run_at=until)
+            group = ready
+        if not group:
+            return []
         self.flush()  # what came before is on record before anything is done
+        fresh = self.claim(step, group)
+        if fresh:
+            runs = dict(
+                StepRun.objects.filter(
+                    step=step, enrolment__in=fresh, status=StepRunStatus.RUNNING,
+                    started_at=self.now,
+                ).values_list("enrolment_id", "pk")
+            )  # fmt: skip
+            results = actions_perform(
+                config,
+                customers=[e.customer for e in fresh] if journey.kind != "group" else None,
+                group_chats=[e.group_chat for e in fresh] if journey.kind == "group" else None,
+                keys=[f"j{e.pk}s{step.pk}" for e in fresh],
+                journey=journey,
+            )
+            finished = timezone.now()
+            updates = []
+            for enrolment, result in zip(fresh, results, strict=True):
+                updates.append(StepRun(
+                    pk=runs[enrolment.pk], status=result.status, outcome=result.outcome[:40],
+                    detail=result.detail[:300], channel_account=result.channel_account,
+                    platform_id=result.platform_id, finished_at=finished,
+                ))  # fmt: skip
+                if result.task is not None:
+                    type(result.task).objects.filter(pk=result.task.pk).update(
+                        step_run_id=runs[enrolment.pk]
+                    )
+            StepRun.objects.bulk_update(
+                updates, ["status", "outcome", "detail", "channel_account", "platform_id",
+                          "finished_at"], batch_size=500,
+            )  # fmt: skip
+            self.executed += len(fresh)
+        for enrolment in group:
+            self.set(enrolment, position=step.position + 1)
+        return group
+
+    def claim(self, step, group) -> list[Enrolment]:
+        """The step's rows for the group, written `running` and committed; those that had a
+        row already are not acted on again (a `running` one, left by a dead worker, becomes
+        unknown). Returns the enrolments to act for."""
+        taken = set(
+            StepRun.objects.filter(step=step, enrolment__in=group).values_list(
+                "enrolment_id", flat=True
+            )
+        )
+        if taken:
+            StepRun.objects.filter(
+                step=step, enrolment_id__in=taken, status=StepRunStatus.RUNNING
+            ).update(status=StepRunStatus.UNKNOWN, finished_at=self.now)
+        fresh = [e for e in group if e.pk not in taken]
         try:
             with transaction.atomic():
-                run = StepRun.objects.create(enrolment=self.enrolment, step=step,
-                                             started_at=self.now)  # fmt: skip
-        except IntegrityError:
-            # taken before: done, or a worker died in it (unknown); never acted on again
-            StepRun.objects.filter(
-                enrolment=self.enrolment, step=step, status=StepRunStatus.RUNNING
-            ).update(status=StepRunStatus.UNKNOWN, finished_at=self.now)
-            self.save(position=step.position + 1)
-            return True
-        result = action_perform(
-            config, customer=customer, group_chat=self.enrolment.group_chat,
-            key=f"j{self.enrolment.pk}s{step.pk}", journey=self.journey,
-        )  # fmt: skip
-        StepRun.objects.filter(pk=run.pk).update(
-            status=result.status, outcome=result.outcome[:40], detail=result.detail[:300],
-            channel_account=result.channel_account, platform_id=result.platform_id,
-            finished_at=timezone.now(),
-        )  # fmt: skip
-        if result.task is not None:
-            type(result.task).objects.filter(pk=result.task.pk).update(step_run=run)
-        self.executed += 1
-        self.save(position=step.position + 1)
-        return True
+                StepRun.objects.bulk_create(
+                    [StepRun(enrolment=e, step=step, started_at=self.now) for e in fresh]
+                )
+            return fresh
+        except IntegrityError:  # another worker got there meanwhile: row by row
+            mine = []
+            for enrolment in fresh:
+                try:
+                    with transaction.atomic():
+                        StepRun.objects.create(enrolment=enrolment, step=step,
+                                               started_at=self.now)  # fmt: skip
+                    mine.append(enrolment)
+                except IntegrityError:
+                    pass
+            return mine
 
 
 def journeys_advance(
     *, now: datetime | None = None, batch: int = BATCH, seconds: float | None = None,
     journey_id: int | None = None,
 ) -> int:  # fmt: skip
-    """Claim due enrolments batch by batch and advance each; returns how many steps were
+    """Claim due enrolments batch by batch and advance them; returns how many steps were
     executed. Stops when nothing is due or, with `seconds`, when time is up."""
     fixed_now = now
     settings = MessagingSettings.load()
@@ -741,25 +819,21 @@ def journeys_advance(
     steps_of: dict[int, list[JourneyStep]] = {}
     while True:
         now = fixed_now or timezone.now()
-        conditions: dict[int, Q] = {}
         ids = _claim(batch, now, journey_id)
         if not ids:
             return executed
-        enrolments = Enrolment.objects.filter(pk__in=ids).select_related(
-            "journey", "customer", "group_chat__account"
+        enrolments = list(
+            Enrolment.objects.filter(pk__in=ids)
+            .select_related("journey", "customer", "group_chat__account")
+            .order_by("id")
         )
-        for enrolment in enrolments.order_by("id"):
-            if enrolment.journey_id not in steps_of:
-                steps_of[enrolment.journey_id] = list(
-                    JourneyStep.objects.filter(journey_id=enrolment.journey_id).order_by("position")
-                )
-            advance = _Advance(enrolment, steps_of[enrolment.journey_id], now, settings,
-                               conditions)  # fmt: skip
-            try:
-                executed += advance.run()
-            except Exception as exc:  # one enrolment's fault does not stop the others
-                advance.finish(EnrolmentStatus.FAILED, f"{type(exc).__name__}: {exc}")
-                advance.flush()
+        for journey_id_ in {e.journey_id for e in enrolments} - set(steps_of):
+            steps_of[journey_id_] = list(
+                JourneyStep.objects.filter(journey_id=journey_id_)
+                .select_related("journey")
+                .order_by("position")
+            )
+        executed += _Batch(enrolments, steps_of, now, settings).run()
         if deadline is not None and time.monotonic() >= deadline:
             return executed
 
