@@ -5,9 +5,10 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from campaigns.choices import ScheduleKind
+from campaigns.choices import AbMetric, ScheduleKind
 from campaigns.delivery import SENDABLE_KINDS
 from campaigns.models import Campaign, ContentItem, Push
+from campaigns.pushes import MAX_DECIDE_HOURS
 from channels.models import ChannelAccount
 from common.forms import BootstrapMixin
 from tags.models import Audience
@@ -38,6 +39,14 @@ class PushForm(BootstrapMixin, forms.Form):
         help_text=_("100：全部人群参与测试；例如 20：先测 20%，胜者发给其余"),
     )  # fmt: skip
     ab_auto_winner = forms.BooleanField(label=_("自动把胜出版本发给其余人"), required=False)
+    ab_metric = forms.ChoiceField(
+        label=_("A/B 胜出指标"), choices=AbMetric.choices, initial=AbMetric.CLICK_RATE,
+        required=False,        help_text=_("转化率：发送后 7 天内下单支付的客户 / 已发送"),
+    )  # fmt: skip
+    ab_decide_after_hours = forms.IntegerField(
+        label=_("测试时长（小时）"), min_value=1, max_value=MAX_DECIDE_HOURS, required=False,
+        help_text=_("测试发送完成这么多小时后自动选出胜出版本；留空则手动选择"),
+    )  # fmt: skip
     schedule_kind = forms.ChoiceField(
         label=_("发送时间"), choices=ScheduleKind.choices, widget=forms.RadioSelect,
         initial=ScheduleKind.NOW,
@@ -58,6 +67,10 @@ class PushForm(BootstrapMixin, forms.Form):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["schedule_kind"].widget.attrs["class"] = "form-check-input"
+        self.fields["campaign"].empty_label = _("不关联营销活动")
+        self.fields["audience"].empty_label = _("请选择人群包")
+        self.fields["content"].empty_label = _("请选择内容")
+        self.fields["variant_b"].empty_label = _("不做 A/B 测试")
         self.fields["channels"].widget.attrs["class"] = "form-check-input"
 
     def clean_channels(self):
@@ -97,6 +110,8 @@ class PushForm(BootstrapMixin, forms.Form):
             "variant_b_share": variant_b.share if variant_b else 50,
             "ab_test_percent": push.ab_test_percent,
             "ab_auto_winner": push.ab_auto_winner,
+            "ab_metric": push.ab_metric or AbMetric.CLICK_RATE,
+            "ab_decide_after_hours": push.ab_decide_after_hours,
             "schedule_kind": push.schedule_kind,
             "send_at": timezone.localtime(push.send_at) if push.send_at else None,
             "cron": push.cron,

@@ -5,7 +5,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Count, OuterRef, Subquery
+from django.db.models import Count, OuterRef, Q, Subquery
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
@@ -18,6 +18,7 @@ from campaigns.push_forms import PushForm
 from campaigns.pushes import (
     EDITABLE,
     LAUNCHABLE,
+    ab_decide_at,
     ab_pick_winner,
     ab_result,
     push_approve,
@@ -34,6 +35,7 @@ from common.forms import errors_to_form
 from common.permissions import require_perms
 
 DELIVERIES_PAGE = 50
+FAILED_ROWS = (DeliveryStatus.FAILED, DeliveryStatus.UNKNOWN)
 ACTIONS = {"pause": push_pause, "resume": push_resume, "cancel": push_cancel}
 
 
@@ -125,7 +127,12 @@ def push_detail(request, pk: int):
         Push.objects.select_related("audience", "content", "created_by", "approved_by"), pk=pk
     )
     channels = list(push.channels.select_related("channel_account").order_by("position"))
-    context = {"push": push, "channels": channels, "runs": push.runs.all()[:20],
+    runs = push.runs.annotate(
+        sent=Count("deliveries", filter=Q(deliveries__status=DeliveryStatus.SENT)),
+        skipped=Count("deliveries", filter=Q(deliveries__status=DeliveryStatus.SKIPPED)),
+        failed=Count("deliveries", filter=Q(deliveries__status__in=FAILED_ROWS)),
+    )[:20]
+    context = {"push": push, "channels": channels, "runs": runs,
                "variants": list(push.variants.select_related("content"))}  # fmt: skip
     if push.status in LAUNCHABLE:
         estimate = push_estimate(push=push)
@@ -145,6 +152,8 @@ def push_detail(request, pk: int):
         )  # fmt: skip
     if context["variants"] and push.runs.exists():
         context["ab"] = ab_result(push)
+        if not any(v.winner for v in context["variants"]):
+            context["ab_decide_at"] = ab_decide_at(push)
     return render(request, "campaigns/pushes/detail.html", context)
 
 
@@ -224,6 +233,7 @@ def run_detail(request, pk: int):
     context = {
         **_progress_context(run),
         "push": run.push,
+        "has_variants": run.push.variants.exists(),
         "page_obj": page,
         "deliveries": page.object_list,
         "status": status,

@@ -3,15 +3,22 @@ cancel, the runs they start, and the A/B result with its winner (docs/campaigns.
 
 import json
 import math
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Count
+from django.db.models import Count, DateTimeField, Exists, ExpressionWrapper, OuterRef, Value
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from campaigns.choices import DeliveryStatus, PushStatus, RunStatus, ScheduleKind, SkipReason
+from campaigns.choices import (
+    AbMetric,
+    DeliveryStatus,
+    PushStatus,
+    RunStatus,
+    ScheduleKind,
+    SkipReason,
+)
 from campaigns.delivery import SENDABLE_KINDS, push_estimate, run_materialise
 from campaigns.models import (
     Delivery,
@@ -22,13 +29,17 @@ from campaigns.models import (
     PushRun,
     PushVariant,
 )
+from campaigns.results import ATTRIBUTION_WINDOW
 from common.audit import audit_record
+from customers.choices import REVENUE_STATUSES
+from customers.models import Order
 
 EDITABLE = (PushStatus.DRAFT, PushStatus.AWAITING_APPROVAL)
 LAUNCHABLE = EDITABLE
 OPEN_ROWS = (DeliveryStatus.PENDING, DeliveryStatus.DEFERRED)
 LIVE_RUNS = (RunStatus.MATERIALISING, RunStatus.SENDING, RunStatus.PAUSED)
 SIGNIFICANCE = 0.05
+MAX_DECIDE_HOURS = 720  # a timed A/B test decides within 30 days
 
 
 def periodic_task_name(push: Push) -> str:
@@ -64,7 +75,13 @@ def _schedule_check(schedule_kind: str, send_at, cron: str, errors: dict) -> Non
             errors["cron"] = [_("请填写 5 段 crontab，例如 0 10 * * 1")]
 
 
-def _variants_check(variants: list[dict], ab_test_percent: int, errors: dict) -> None:
+def _variants_check(
+    variants: list[dict],
+    ab_test_percent: int,
+    errors: dict,
+    ab_metric: str = "",
+    ab_decide_after_hours: int | None = None,
+) -> None:
     if not variants:
         return
     labels = [v["label"] for v in variants]
@@ -74,6 +91,12 @@ def _variants_check(variants: list[dict], ab_test_percent: int, errors: dict) ->
         errors["variants"] = [_("各版本的分配比例之和必须为 100%")]
     if not 1 <= ab_test_percent <= 100:
         errors["ab_test_percent"] = [_("测试比例必须在 1 到 100 之间")]
+    if ab_metric and ab_metric not in AbMetric.values:
+        errors["ab_metric"] = [_("未知的胜出指标")]
+    if ab_decide_after_hours is not None and not 1 <= ab_decide_after_hours <= MAX_DECIDE_HOURS:
+        errors["ab_decide_after_hours"] = [
+            _("测试时长必须在 1 到 %(n)s 小时之间") % {"n": MAX_DECIDE_HOURS}
+        ]
 
 
 @transaction.atomic
@@ -93,11 +116,13 @@ def push_save(
     ab_metric: str = "",
     ab_test_percent: int = 100,
     ab_auto_winner: bool = False,
+    ab_decide_after_hours: int | None = None,
     push: Push | None = None,
     actor=None,
 ) -> Push:
     """Create or change a draft push. `channels` are accounts in fallback order; `variants`
-    are `{"label", "content", "share"}` dicts (none: no A/B test). Changing a push drops its
+    are `{"label", "content", "share"}` dicts (none: no A/B test); `ab_decide_after_hours`
+    set, the leader by `ab_metric` wins that long after the test is sent. Changing a push drops its
     approval: what was approved is no longer what would be sent."""
     variants = variants or []
     errors: dict[str, list] = {}
@@ -118,7 +143,7 @@ def push_save(
     for variant in variants:
         _content_check(variant["content"], "variants", errors)
     _schedule_check(schedule_kind, send_at, cron, errors)
-    _variants_check(variants, ab_test_percent, errors)
+    _variants_check(variants, ab_test_percent, errors, ab_metric, ab_decide_after_hours)
     if errors:
         raise ValidationError(errors)
     push = push or Push(created_by=actor if getattr(actor, "is_authenticated", False) else None)
@@ -137,6 +162,7 @@ def push_save(
     push.ab_metric = (ab_metric or "click_rate") if variants else ""
     push.ab_test_percent = ab_test_percent if variants else 100
     push.ab_auto_winner = ab_auto_winner and bool(variants)
+    push.ab_decide_after_hours = ab_decide_after_hours if variants else None
     push.status, push.approved_by, push.approved_at = PushStatus.DRAFT, None, None
     push.save()
     push.channels.all().delete()
@@ -447,33 +473,56 @@ def _z_test(x1: int, n1: int, x2: int, n2: int) -> tuple[float, float]:
     return z, math.erfc(abs(z) / math.sqrt(2))
 
 
+def _metric_hits(push: Push, variant: PushVariant, sent, metric: str) -> int:
+    """Distinct customers who clicked a link of the variant's deliveries, or who (among
+    `sent`, its sent deliveries) paid an order within the attribution window after theirs."""
+    if metric == AbMetric.CONVERSION_RATE:
+        paid = Order.objects.filter(
+            customer=OuterRef("customer"),
+            status__in=REVENUE_STATUSES,
+            paid_at__gte=OuterRef("sent_at"),
+            paid_at__lte=ExpressionWrapper(
+                OuterRef("sent_at") + Value(ATTRIBUTION_WINDOW), output_field=DateTimeField()
+            ),
+        )
+        converted = sent.filter(sent_at__isnull=False).filter(Exists(paid))
+        return converted.values("customer").distinct().count()
+    return (
+        LinkClick.objects.filter(delivery__variant=variant, delivery__run__push=push)
+        .exclude(customer=None)
+        .values("customer")
+        .distinct()
+        .count()
+    )
+
+
 def ab_result(push: Push) -> dict:
-    """Each variant's sent count, clickers and click rate, and a two-proportion z-test of the
-    best against the runner-up (click rate: distinct clicking customers / sent)."""
+    """Each variant's sent count, the customers who did what the push's metric counts
+    (`hits`), their rate, and a two-proportion z-test of the best against the runner-up.
+    Click rate: distinct clicking customers / sent; conversion rate: distinct customers with
+    a paid order within `ATTRIBUTION_WINDOW` after their sent delivery of the variant / sent."""
+    metric = push.ab_metric or AbMetric.CLICK_RATE
     rows = []
     for variant in push.variants.order_by("label").select_related("content"):
-        n = Delivery.objects.filter(
-            run__push=push, variant=variant, status=DeliveryStatus.SENT
-        ).count()
-        x = (
-            LinkClick.objects.filter(delivery__variant=variant, delivery__run__push=push)
-            .exclude(customer=None)
-            .values("customer")
-            .distinct()
-            .count()
-        )
-        rows.append({"variant": variant, "sent": n, "clickers": x, "rate": x / n if n else 0.0})
+        sent = Delivery.objects.filter(run__push=push, variant=variant, status=DeliveryStatus.SENT)
+        n = sent.count()
+        x = _metric_hits(push, variant, sent, metric) if n else 0
+        rate = x / n if n else 0.0
+        rows.append({"variant": variant, "sent": n, "hits": x, "rate": rate, "percent": rate * 100})
     ranked = sorted(rows, key=lambda r: r["rate"], reverse=True)
     z, p = (0.0, 1.0)
     if len(ranked) >= 2:
         best, second = ranked[0], ranked[1]
-        z, p = _z_test(best["clickers"], best["sent"], second["clickers"], second["sent"])
+        z, p = _z_test(best["hits"], best["sent"], second["hits"], second["sent"])
     return {
+        "metric": metric,
+        "metric_label": AbMetric(metric).label,
         "variants": rows,
         "z": z,
         "p_value": p,
         "significant": p < SIGNIFICANCE,
         "leader": ranked[0]["variant"] if ranked and ranked[0]["sent"] else None,
+        "has_winner": any(r["variant"].winner for r in rows),
     }
 
 
@@ -496,6 +545,10 @@ def ab_pick_winner(
     if send_rest and push.ab_test_percent < 100 and run is not None:
         run_materialise(run=run, winner=variant)
         PushRun.objects.filter(pk=run.pk).update(status=RunStatus.SENDING, finished_at=None)
+        if push.schedule_kind != ScheduleKind.PERIODIC:  # done again when the rest is sent
+            Push.objects.filter(pk=push.pk, status=PushStatus.DONE).update(
+                status=PushStatus.RUNNING
+            )
         _enqueue_dispatch(run)
     audit_record(
         action="push.ab_winner",
@@ -504,3 +557,55 @@ def ab_pick_winner(
         obj=push,
     )
     return variant
+
+
+def _test_sent_at(run: PushRun) -> datetime | None:
+    """When the run's test sends were done: it finished, or no row is left to send (the time
+    of its last send); None while it is still sending."""
+    if run.finished_at is not None:
+        return run.finished_at
+    if run.status == RunStatus.MATERIALISING:
+        return None
+    if run.deliveries.filter(status__in=(*OPEN_ROWS, DeliveryStatus.SENDING)).exists():
+        return None
+    last = run.deliveries.exclude(sent_at=None).order_by("-sent_at").first()
+    return last.sent_at if last else None
+
+
+def ab_decide_at(push: Push) -> datetime | None:
+    """When a timed A/B test picks its winner: `ab_decide_after_hours` after its test sends
+    were done; None when it is not timed or its test is still being sent."""
+    if push.ab_decide_after_hours is None:
+        return None
+    run = push.runs.exclude(status=RunStatus.CANCELLED).order_by("-started_at", "-id").first()
+    sent_at = _test_sent_at(run) if run is not None else None
+    return sent_at + timedelta(hours=push.ab_decide_after_hours) if sent_at else None
+
+
+def ab_decide_due(*, now: datetime | None = None) -> int:
+    """Beat, every few minutes: for each timed A/B test (`ab_decide_after_hours`) sent that
+    many hours ago with no winner yet, pick the leader by the push's metric (and, with
+    `ab_auto_winner`, send it to the rest). Returns how many winners were picked."""
+    now = now or timezone.now()
+    pushes = (
+        Push.objects.filter(ab_decide_after_hours__isnull=False, variants__isnull=False)
+        .exclude(status__in=(*EDITABLE, PushStatus.PAUSED, PushStatus.CANCELLED))
+        .exclude(variants__winner=True)
+        .distinct()
+    )
+    picked = 0
+    for push in pushes:
+        decide_at = ab_decide_at(push)
+        if decide_at is None or decide_at > now:
+            continue
+        with transaction.atomic():
+            # Beat and a slow earlier tick at once: the second finds the winner picked
+            locked = Push.objects.select_for_update().get(pk=push.pk)
+            if locked.variants.filter(winner=True).exists():
+                continue
+            try:
+                ab_pick_winner(push=locked)
+            except ValidationError:  # nothing sent to compare yet
+                continue
+        picked += 1
+    return picked

@@ -4,7 +4,7 @@ the worker registers them with the rest of the app's tasks)."""
 from celery import shared_task
 from django.utils.dateparse import parse_datetime
 
-from campaigns import dispatch  # noqa: F401  (registers campaigns.dispatch_run and the sweep)
+from campaigns import dispatch, journey_tasks  # noqa: F401  (registers their tasks)
 
 
 @shared_task(name="campaigns.run_push")
@@ -36,3 +36,11 @@ def pushes_launch_due_task() -> int:
     from campaigns.pushes import pushes_launch_due
 
     return pushes_launch_due()
+
+
+@shared_task(name="campaigns.ab_decide_due")
+def ab_decide_due_task() -> int:
+    """Every 5 minutes: pick the winners of the timed A/B tests whose time has come."""
+    from campaigns.pushes import ab_decide_due
+
+    return ab_decide_due()

@@ -54,9 +54,24 @@ PERIODIC_TASKS = {
         {"minute": "*"},
         _("每分钟启动到了定时发送时间的推送"),
     ),
+    "campaigns: decide timed A/B tests (every 5 minutes)": (
+        "campaigns.ab_decide_due",
+        {"minute": "*/5"},
+        _("每 5 分钟为到了测试时长的 A/B 推送选出胜出版本（并按设置发给其余人）"),
+    ),
     "campaigns: sweep deliveries (every minute)": (
         "campaigns.sweep_deliveries",
         {"minute": "*"},
         _("每分钟把卡在发送中的投递标为结果未知（不重发），并继续未完成的推送批次"),
+    ),
+    "campaigns: journeys (every minute)": (
+        "campaigns.journeys_tick",
+        {"minute": "*"},
+        _("每分钟让 SOP 旅程纳入新客户、按目标退出，并执行到期的步骤"),
+    ),
+    "campaigns: real-time triggers (every 15 seconds)": (
+        "campaigns.triggers_tick",
+        {"every_seconds": 15},
+        _("每 15 秒把新的事件 A 记为等待，并处理到期的等待（事件 B 取消，条件满足则执行动作）"),
     ),
 }

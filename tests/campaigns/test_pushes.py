@@ -1,6 +1,7 @@
 """Push services: validation, approval, launch now / at a time / periodic, pause, resume,
-cancel, progress, and the A/B result and winner."""
+cancel, progress, and the A/B result (click or conversion rate) and winner, by hand or timed."""
 
+import itertools
 import json
 import math
 from datetime import datetime, timedelta
@@ -15,6 +16,7 @@ from campaigns.choices import DeliveryStatus, PushStatus, RunStatus, ScheduleKin
 from campaigns.models import Delivery, LinkClick, MessagingSettings, PushRun, TrackingLink
 from campaigns.pushes import (
     _z_test,
+    ab_decide_at,
     ab_pick_winner,
     ab_result,
     push_approve,
@@ -25,10 +27,10 @@ from campaigns.pushes import (
     push_sync_status,
     run_progress,
 )
-from campaigns.tasks import push_run_task, pushes_launch_due_task
+from campaigns.tasks import ab_decide_due_task, push_run_task, pushes_launch_due_task
 from channels.services import channel_account_create
 from common.models import AuditLog
-from customers.models import Customer
+from customers.models import Customer, Order
 from tests.campaigns.test_materialise import (
     bulk_customers,
     make_accounts,
@@ -256,6 +258,7 @@ def test_ab_result_and_winner_for_the_rest(accounts, creator):
     run = push_launch(push=push, user=creator)
     push_run_task(push.pk, run_id=run.pk)
     assert run.deliveries.count() == 20
+    split_evenly(run)
     run.deliveries.update(status=DeliveryStatus.SENT)
     link = TrackingLink.objects.create(code="spring", url="https://example.com/")
     for label, clickers in (("A", 5), ("B", 1)):
@@ -263,7 +266,8 @@ def test_ab_result_and_winner_for_the_rest(accounts, creator):
             for _twice in range(2):  # a customer clicking twice counts once
                 LinkClick.objects.create(link=link, delivery=delivery, customer=delivery.customer)
     result = ab_result(push)
-    assert [(r["variant"].label, r["sent"], r["clickers"]) for r in result["variants"]] == [
+    assert result["metric"] == "click_rate"
+    assert [(r["variant"].label, r["sent"], r["hits"]) for r in result["variants"]] == [
         ("A", 10, 5), ("B", 10, 1),
     ]  # fmt: skip
     assert math.isclose(result["z"], 1.9518, abs_tol=1e-4)
@@ -286,3 +290,189 @@ def test_the_estimate_is_stored_on_launch(accounts, creator):
     push.refresh_from_db()
     assert push.estimated_reach == 3
     assert Customer.objects.count() == 5
+
+
+def two_variants(**extra) -> dict:
+    return {
+        "variants": [{"label": "A", "content": make_content(), "share": 50},
+                     {"label": "B", "content": make_content("B 版", "新茶八折"), "share": 50}],
+        **extra,
+    }  # fmt: skip
+
+
+ORDER_NUMBERS = itertools.count(1)
+
+
+def split_evenly(run) -> None:
+    """Half the run's rows on A, half on B. The split itself hashes customer ids, which
+    differ between databases; the A/B result tests need known counts."""
+    ids = list(run.deliveries.order_by("id").values_list("id", flat=True))
+    for label, half in (("A", ids[: len(ids) // 2]), ("B", ids[len(ids) // 2 :])):
+        run.deliveries.filter(id__in=half).update(variant=run.push.variants.get(label=label))
+
+
+def order(customer_id: int, paid_at, status: str = "paid") -> Order:
+    n = next(ORDER_NUMBERS)
+    account = channel_account_create(kind="tmall", code=f"tmall-{n}", name="天猫")
+    return Order.objects.create(
+        customer_id=customer_id, channel_account=account, external_id=f"o-{n}", amount=99,
+        status=status, paid_at=paid_at,
+    )  # fmt: skip
+
+
+def test_ab_result_by_conversion_rate(accounts, creator):
+    bulk_customers(20)
+    push = make_push([accounts["sms"]], actor=creator, **two_variants(ab_metric="conversion_rate"))
+    run = push_launch(push=push, user=creator)
+    push_run_task(push.pk, run_id=run.pk)
+    split_evenly(run)
+    run.deliveries.update(status=DeliveryStatus.SENT, sent_at=NOON)
+    a = list(run.deliveries.filter(variant__label="A").values_list("customer", flat=True))
+    b = list(run.deliveries.filter(variant__label="B").values_list("customer", flat=True))
+    assert (len(a), len(b)) == (10, 10)
+    hour, week = timedelta(hours=1), timedelta(days=7)
+    # A: six customers converted within the 7-day window after their message …
+    order(a[0], NOON + hour)
+    order(a[0], NOON + timedelta(days=2))  # a second order: still one customer
+    order(a[1], NOON + timedelta(days=3), status="shipped")
+    order(a[2], NOON + week, status="completed")  # the window's last moment counts
+    for customer in a[3:6]:
+        order(customer, NOON + hour)
+    # … and these do not count: before the message, after the window, refunded, unpaid
+    order(a[6], NOON - hour)
+    order(a[7], NOON + week + timedelta(minutes=1))
+    order(a[8], NOON + hour, status="refunded")
+    order(a[9], None, status="created")
+    # B: one conversion (a cancelled order does not count), but four clickers
+    order(b[0], NOON + timedelta(days=1))
+    order(b[1], NOON + hour, status="cancelled")
+    link = TrackingLink.objects.create(code="winter", url="https://example.com/")
+    for delivery in run.deliveries.filter(variant__label="B")[:4]:
+        LinkClick.objects.create(link=link, delivery=delivery, customer=delivery.customer)
+
+    result = ab_result(push)
+    assert result["metric"] == "conversion_rate" and result["metric_label"] == "转化率"
+    assert [(r["variant"].label, r["sent"], r["hits"]) for r in result["variants"]] == [
+        ("A", 10, 6), ("B", 10, 1),
+    ]  # fmt: skip
+    # by hand: pooled p = 7/20 = 0.35, se = sqrt(0.35 · 0.65 · (1/10 + 1/10)) = 0.213307,
+    # z = (0.6 − 0.1) / 0.213307 = 2.3440, two-sided p = erfc(2.3440 / √2) = 0.01908
+    assert math.isclose(result["z"], 2.3440, abs_tol=1e-4)
+    assert math.isclose(result["p_value"], 0.01908, abs_tol=1e-4)
+    assert result["significant"] and result["leader"].label == "A"
+
+    push.ab_metric = "click_rate"  # the same sends judged by clicks: B leads (4/10 vs 0/10)
+    push.save(update_fields=["ab_metric"])
+    by_clicks = ab_result(push)
+    assert [r["hits"] for r in by_clicks["variants"]] == [0, 4]
+    assert by_clicks["leader"].label == "B"
+
+
+def test_save_refuses_a_bad_metric_or_test_length(accounts):
+    with pytest.raises(ValidationError) as caught:
+        make_push([accounts["sms"]], **two_variants(ab_metric="opens", ab_decide_after_hours=0))
+    assert {"ab_metric", "ab_decide_after_hours"} <= set(caught.value.message_dict)
+    plain = make_push([accounts["sms"]], ab_decide_after_hours=3)  # no variants: not timed
+    assert plain.ab_decide_after_hours is None and plain.ab_metric == ""
+
+
+def test_timed_winner_is_picked_when_the_test_hours_have_passed(
+    sandbox, creator, django_capture_on_commit_callbacks
+):
+    sms = sandbox_sms(sandbox)
+    bulk_customers(200)
+    push = make_push(
+        [sms], actor=creator,
+        **two_variants(ab_test_percent=10, ab_auto_winner=True, ab_metric="conversion_rate",
+                       ab_decide_after_hours=2),
+    )  # fmt: skip
+    with (
+        time_machine.travel(NOON, tick=False),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        run = push_launch(push=push, user=creator)
+    run.refresh_from_db()
+    push.refresh_from_db()
+    assert run.status == RunStatus.DONE and run.finished_at == NOON
+    assert run.deliveries.filter(status=DeliveryStatus.SENT).count() == 20
+    assert push.status == PushStatus.DONE
+    assert ab_decide_at(push) == NOON + timedelta(hours=2)
+    # B converts better: three of its customers pay, and one of A's only before the message
+    for delivery in run.deliveries.filter(variant__label="B")[:3]:
+        order(delivery.customer_id, NOON + timedelta(hours=1))
+    order(run.deliveries.filter(variant__label="A").first().customer_id, NOON - timedelta(days=1))
+
+    with time_machine.travel(NOON + timedelta(hours=1, minutes=59), tick=False):
+        assert ab_decide_due_task() == 0
+    assert not push.variants.filter(winner=True).exists()
+    with (
+        time_machine.travel(NOON + timedelta(hours=2, minutes=1), tick=False),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        assert ab_decide_due_task() == 1
+        assert ab_decide_due_task() == 0  # decided once
+    assert push.variants.get(winner=True).label == "B"
+    assert AuditLog.objects.filter(action="push.ab_winner", actor=None).count() == 1
+    # the rest of the audience got the winner, for real
+    run.refresh_from_db()
+    push.refresh_from_db()
+    assert run.deliveries.count() == 200
+    tested_on_b = run.deliveries.filter(variant__label="B", sent_at__lt=NOON + timedelta(hours=2))
+    assert run.deliveries.filter(variant__label="B").count() == 180 + tested_on_b.count()
+    assert run.status == RunStatus.DONE and push.status == PushStatus.DONE
+    assert len(sandbox.messages(appid=sms.app_id)) == 200
+    with time_machine.travel(NOON + timedelta(days=1), tick=False):
+        assert ab_decide_due_task() == 0
+
+
+def test_timed_winner_waits_for_the_test_to_be_sent_and_skips_untimed(accounts, creator):
+    bulk_customers(40)
+    timed = make_push([accounts["sms"]], actor=creator, **two_variants(ab_decide_after_hours=1))
+    manual = make_push([accounts["sms"]], actor=creator, name="手动", **two_variants())
+    for push in (timed, manual):
+        run = push_launch(push=push, user=creator)  # dispatch not run: rows stay pending
+        push_run_task(push.pk, run_id=run.pk)
+    later = NOON + timedelta(hours=5)
+    with time_machine.travel(later, tick=False):
+        assert ab_decide_at(timed) is None and ab_decide_due_task() == 0  # still sending
+    for push in (timed, manual):
+        push.runs.get().deliveries.update(status=DeliveryStatus.SENT, sent_at=NOON)
+    # its sends are done (the run not yet marked so): NOON + 1 h
+    assert ab_decide_at(timed) == NOON + timedelta(hours=1)
+    with time_machine.travel(later, tick=False):
+        assert ab_decide_due_task() == 1
+    assert timed.variants.filter(winner=True).count() == 1
+    assert not manual.variants.filter(winner=True).exists()  # no test length: picked by hand
+    assert timed.runs.get().deliveries.count() == 40  # all of it was the test: nothing more
+
+
+def test_beat_calling_a_periodic_push_makes_one_run_per_minute(accounts, creator):
+    from config.celery import app
+
+    bulk_customers(2)
+    push = make_push([accounts["sms"]], actor=creator, schedule_kind=ScheduleKind.PERIODIC,
+                     cron="*/5 9-18 * * 1-5")  # fmt: skip
+    push_launch(push=push, user=creator)
+    task = PeriodicTask.objects.get(name=f"push:{push.pk}")
+    crontab = task.crontab
+    assert (crontab.minute, crontab.hour, crontab.day_of_month, crontab.month_of_year,
+            crontab.day_of_week) == ("*/5", "9-18", "*", "*", "1-5")  # fmt: skip
+
+    def beat_fires():  # what Beat sends: the task by name, with the stored args and kwargs
+        return (
+            app.tasks[task.task]
+            .apply(args=json.loads(task.args), kwargs=json.loads(task.kwargs or "{}"))
+            .get()
+        )
+
+    at = datetime(2026, 11, 23, 12, 5, tzinfo=SHANGHAI)
+    with time_machine.travel(at + timedelta(seconds=2), tick=False):
+        assert beat_fires() is not None
+    with time_machine.travel(at + timedelta(seconds=40), tick=False):
+        assert beat_fires() is None  # the same minute again: no second run
+    with time_machine.travel(at + timedelta(minutes=5, seconds=1), tick=False):
+        assert beat_fires() is not None
+    assert sorted(push.runs.values_list("scheduled_for", flat=True)) == [
+        at, at + timedelta(minutes=5),
+    ]  # fmt: skip
+    assert [r.planned for r in push.runs.all()] == [2, 2]

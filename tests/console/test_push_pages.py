@@ -1,10 +1,19 @@
 """Console pages for pushes: list, form (channels in order), the confirmation with reach and
-skip reasons, approval, launch, the run page with its progress partial; analysts only read."""
+skip reasons, approval, launch, the run page with its progress partial; analysts only read.
+Schedules through the console: a push set for a time starts when it comes; quiet hours, the
+frequency cap and consent show on the run's deliveries."""
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 
-from campaigns.choices import PushStatus
-from campaigns.models import MessagingSettings, Push
+from campaigns.choices import DeliveryStatus, PushStatus, RunStatus, SkipReason
+from campaigns.models import Delivery, MessagingSettings, Push, PushRun
+from campaigns.tasks import pushes_launch_due_task
+from customers.choices import ConsentChannel, ConsentStatus
+from customers.models import Consent
 from tests.campaigns.test_materialise import (
     bulk_customers,
     make_accounts,
@@ -12,7 +21,7 @@ from tests.campaigns.test_materialise import (
     make_content,
     make_push,
 )
-from tests.conftest import make_user
+from tests.conftest import make_user, resolve
 
 pytestmark = pytest.mark.django_db
 
@@ -115,3 +124,103 @@ def test_analyst_reads_but_cannot_change(client, analyst, operator, accounts):
     assert client.post(f"/pushes/{push.pk}/cancel/").status_code == 403
     push.refresh_from_db()
     assert push.status == PushStatus.DRAFT
+
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def test_ab_metric_and_test_length_in_the_form_and_on_the_page(client, operator, accounts):
+    client.force_login(operator)
+    b = make_content("B 版", "新茶八折").pk
+    bad = client.post("/pushes/new/", form_data(accounts, variant_b=b, ab_decide_after_hours=0))
+    assert bad.status_code == 400 and "ab_decide_after_hours" in bad.context["form"].errors
+    data = form_data(accounts, variant_b=b, variant_b_share=50, ab_test_percent=20,
+                     ab_auto_winner="on", ab_metric="conversion_rate",
+                     ab_decide_after_hours=24)  # fmt: skip
+    response = client.post("/pushes/new/", data)
+    assert response.status_code == 302
+    push = Push.objects.get()
+    assert (push.ab_metric, push.ab_decide_after_hours, push.ab_auto_winner) == (
+        "conversion_rate", 24, True,
+    )  # fmt: skip
+    html = client.get(f"/pushes/{push.pk}/").content.decode()
+    assert "转化率" in html and "测试发送完成 24 小时后自动选出" in html
+    edit = client.get(f"/pushes/{push.pk}/edit/")
+    assert edit.context["form"].initial["ab_decide_after_hours"] == 24
+    assert 'name="ab_decide_after_hours"' in edit.content.decode()
+
+
+def test_a_push_set_for_a_time_in_the_console_starts_when_it_comes(
+    client, operator, accounts, django_capture_on_commit_callbacks
+):
+    bulk_customers(3)
+    client.force_login(operator)
+    send_at = datetime(2026, 11, 23, 12, 30, tzinfo=SHANGHAI)
+    with time_machine.travel(datetime(2026, 11, 23, 12, 0, tzinfo=SHANGHAI), tick=False):
+        data = form_data(accounts, channels=[accounts["sms"].pk], schedule_kind="at",
+                         send_at="2026-11-23T12:30")  # fmt: skip
+        push = Push.objects.get(pk=client.post("/pushes/new/", data)["Location"].split("/")[2])
+        assert push.send_at == send_at
+        assert "确认排期" in client.get(f"/pushes/{push.pk}/").content.decode()
+        response = client.post(f"/pushes/{push.pk}/launch/")
+        assert response["Location"] == f"/pushes/{push.pk}/"
+        push.refresh_from_db()
+        assert push.status == PushStatus.SCHEDULED and not push.runs.exists()
+    with time_machine.travel(send_at - timedelta(seconds=1), tick=False):
+        assert pushes_launch_due_task() == 0  # Beat a second early: nothing
+    assert not push.runs.exists()
+    with (
+        time_machine.travel(send_at + timedelta(seconds=3), tick=False),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        assert pushes_launch_due_task() == 1
+    with time_machine.travel(send_at + timedelta(minutes=1), tick=False):
+        assert pushes_launch_due_task() == 0  # the next minute: started once
+    run = push.runs.get()
+    assert run.scheduled_for == send_at and run.planned == 3
+    push.refresh_from_db()
+    assert run.status == RunStatus.DONE and push.status == PushStatus.DONE
+    html = client.get(f"/pushes/{push.pk}/").content.decode()
+    assert f"/pushes/runs/{run.pk}/" in html and "2026-11-23 12:30" in html
+
+
+def test_quiet_hours_cap_and_consent_show_on_the_run_page(
+    client, operator, accounts, django_capture_on_commit_callbacks
+):
+    MessagingSettings.objects.update_or_create(pk=1, defaults={"frequency_cap": 2})
+    for i, name in enumerate(["甲", "乙", "丙", "丁"], start=1):
+        resolve(("phone", f"1380000000{i}", ""), name=name, city="上海")
+    yi = resolve(("phone", "13800000002", ""))
+    Consent.objects.create(customer=yi, channel=ConsentChannel.SMS, status=ConsentStatus.REVOKED)
+    bing = resolve(("phone", "13800000003", ""))
+    earlier = make_push([accounts["sms"]], name="上周推送")
+    night = datetime(2026, 11, 23, 22, 30, tzinfo=SHANGHAI)
+    for days in (1, 2):
+        Delivery.objects.create(
+            run=PushRun.objects.create(push=earlier), customer=bing,
+            channel_account=accounts["sms"], status=DeliveryStatus.SENT,
+            sent_at=night - timedelta(days=days),
+        )  # fmt: skip
+    push = make_push([accounts["sms"]], actor=operator, name="夜间推送")
+    client.force_login(operator)
+    with (
+        time_machine.travel(night, tick=False),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        response = client.post(f"/pushes/{push.pk}/launch/")
+    run = push.runs.get()
+    assert response["Location"] == f"/pushes/runs/{run.pk}/"
+    by_name = {d.customer.name: d for d in run.deliveries.select_related("customer")}
+    assert by_name["乙"].skip_reason == SkipReason.NO_CONSENT
+    assert by_name["丙"].skip_reason == SkipReason.FREQUENCY_CAP
+    for name in ("甲", "丁"):
+        assert by_name[name].status == DeliveryStatus.DEFERRED
+        assert by_name[name].deferred_until == datetime(2026, 11, 24, 9, 0, tzinfo=SHANGHAI)
+    with time_machine.travel(night, tick=False):
+        page = client.get(f"/pushes/runs/{run.pk}/")
+    html = page.content.decode()
+    assert html.count("延后到 11-24 09:00") == 2
+    assert "未同意或已退订" in html and "超过频次上限" in html
+    assert page.context["skip_rows"] == [("超过频次上限", 1), ("未同意或已退订", 1)]
+    skipped = client.get(f"/pushes/runs/{run.pk}/?status=skipped").content.decode()
+    assert "延后到" not in skipped and "超过频次上限" in skipped
