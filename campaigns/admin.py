@@ -6,7 +6,10 @@ from campaigns.models import (
     ContentItem,
     ContentVariant,
     Delivery,
+    Enrolment,
     ForbiddenWord,
+    Journey,
+    JourneyStep,
     LinkClick,
     MessagingSettings,
     Push,
@@ -14,7 +17,11 @@ from campaigns.models import (
     PushRun,
     PushVariant,
     SpendEntry,
+    StaffTask,
+    StepRun,
     TrackingLink,
+    TriggerRule,
+    TriggerWait,
 )
 
 
@@ -132,3 +139,65 @@ class LinkClickAdmin(admin.ModelAdmin):
     list_display = ["link", "delivery", "customer", "clicked_at"]
     search_fields = ["link__code"]
     raw_id_fields = ["customer", "delivery"]
+
+
+class JourneyStepInline(admin.TabularInline):
+    model = JourneyStep
+    extra = 0
+
+
+@admin.register(Journey)
+class JourneyAdmin(admin.ModelAdmin):
+    list_display = ["name", "kind", "trigger_kind", "status", "activated_at", "created_at"]
+    list_filter = ["status", "kind", "trigger_kind"]
+    search_fields = ["name", "description", "template"]
+    readonly_fields = ["watermark", "scanned_until"]
+    inlines = [JourneyStepInline]
+
+
+@admin.register(JourneyStep)
+class JourneyStepAdmin(admin.ModelAdmin):
+    list_display = ["journey", "position", "kind", "name"]
+    list_filter = ["kind"]
+    search_fields = ["journey__name", "name"]
+
+
+@admin.register(Enrolment)
+class EnrolmentAdmin(admin.ModelAdmin):
+    list_display = ["journey", "customer", "group_chat", "status", "position", "next_run_at",
+                    "entered_at"]  # fmt: skip
+    list_filter = ["status"]
+    search_fields = ["journey__name", "customer__name", "group_chat__name"]
+    raw_id_fields = ["customer", "group_chat"]
+
+
+@admin.register(StepRun)
+class StepRunAdmin(admin.ModelAdmin):
+    list_display = ["enrolment", "step", "status", "outcome", "started_at"]
+    list_filter = ["status"]
+    search_fields = ["step__journey__name", "outcome", "detail"]
+    raw_id_fields = ["enrolment"]
+
+
+@admin.register(StaffTask)
+class StaffTaskAdmin(admin.ModelAdmin):
+    list_display = ["title", "staff", "customer", "group_chat", "status", "due_at"]
+    list_filter = ["status"]
+    search_fields = ["title", "body", "customer__name", "staff__name"]
+    raw_id_fields = ["customer", "step_run"]
+
+
+@admin.register(TriggerRule)
+class TriggerRuleAdmin(admin.ModelAdmin):
+    list_display = ["name", "event_a", "event_b", "within_minutes", "status"]
+    list_filter = ["status"]
+    search_fields = ["name", "event_a", "event_b"]
+    readonly_fields = ["scanned_until"]
+
+
+@admin.register(TriggerWait)
+class TriggerWaitAdmin(admin.ModelAdmin):
+    list_display = ["rule", "customer", "status", "deadline", "fired_at"]
+    list_filter = ["status"]
+    search_fields = ["rule__name", "customer__name", "detail"]
+    raw_id_fields = ["customer"]
