@@ -11,6 +11,7 @@ api_v1 = [
     path("", include("customers.api_urls")),
     path("", include("channels.api_urls")),
     path("", include("tags.api_urls")),
+    path("", include("campaigns.api_urls")),
 ]
 
 urlpatterns = [
@@ -28,6 +29,7 @@ urlpatterns = [
     path("tags/", include("tags.urls")),
     path("channels/", include("channels.callback_urls")),
     path("channels/", include("channels.urls")),
+    path("journeys/", include("campaigns.journey_urls")),
     path("", include("campaigns.urls")),
     path("pushes/", include("campaigns.push_urls")),
     path("reports/", include("reports.urls")),

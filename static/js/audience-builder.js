@@ -708,8 +708,15 @@
     });
   }
 
+  // Mount on a .qb root added after the page loaded (the journey builder's condition steps).
+  window.qbMount = function (root) {
+    if (!root.qbBuilder) root.qbBuilder = new Builder(root);
+    return root.qbBuilder;
+  };
+
   document.addEventListener("DOMContentLoaded", function () {
     document.querySelectorAll(".qb").forEach(function (root) {
+      if (root.qbBuilder) return;
       var builder = new Builder(root);
       root.qbBuilder = builder;
       document.body.addEventListener("htmx:afterSwap", function (event) {
