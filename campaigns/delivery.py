@@ -134,12 +134,11 @@ class _Rules:
         return ~Q(pk__in=used)
 
     def reachable(self, account) -> Q:
-        return (
-            ~self.blocked()
-            & self.has_identity(account)
-            & self.consented(account)
-            & self.within_quota(account)
-        )
+        return self.has_identity(account) & self.reachable_given_identity(account)
+
+    def reachable_given_identity(self, account) -> Q:
+        """`reachable` for customers known to have an identity on the account's channel."""
+        return ~self.blocked() & self.consented(account) & self.within_quota(account)
 
     def first_reachable(self) -> list[tuple[object, Q]]:
         """(account, the customers whose first reachable channel it is), in fallback order."""
@@ -262,9 +261,14 @@ def _ab_split(push: Push, winner=None) -> tuple[int, list[tuple[float, int]]]:
 
 def _insert(run: PushRun, account, selected, *, status_sql: str, status_params: list) -> int:
     """INSERT … SELECT a delivery per row of `selected` (values d_customer, d_recipient,
-    d_bucket, d_tz, d_reason) on `account`; conflicts (a row already there) are left alone."""
+    d_bucket, d_tz, d_reason) on `account`; `selected` holds no customer with a row on the
+    account already (on SQLite, one that has is left alone)."""
     sql, params = selected.query.sql_with_params()
     table = connection.ops.quote_name(Delivery._meta.db_table)
+    # PostgreSQL: the rows are unique already (DISTINCT ON, one statement per channel, the
+    # skipped have no row yet) and ON CONFLICT would make every insert a speculative one,
+    # which costs more a row. SQLite: it drops a customer's second identity (first one wins).
+    conflicts = "" if connection.vendor == "postgresql" else " ON CONFLICT DO NOTHING"
     columns = (
         "run_id, customer_id, channel_account_id, variant_id, recipient, status, skip_reason, "
         "deferred_until, platform_id, error"
@@ -272,7 +276,7 @@ def _insert(run: PushRun, account, selected, *, status_sql: str, status_params: 
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {table} ({columns}) SELECT %s, m.d_customer, %s, {status_sql}, '', '' "
-            f"FROM ({sql}) m WHERE 1 = 1 ON CONFLICT DO NOTHING",
+            f"FROM ({sql}) m WHERE 1 = 1{conflicts}",
             [run.pk, account.pk, *status_params, *params],
         )
         return cursor.rowcount
@@ -319,6 +323,11 @@ def run_materialise(*, run: PushRun, winner=None, now: datetime | None = None) -
     PushRun.objects.select_for_update().filter(pk=run.pk).first()
     if winner is None and run.deliveries.exists():
         return 0
+    if connection.vendor == "postgresql":
+        # JIT compiling the skip reasons' CASE of subqueries costs seconds on a large
+        # audience and wins nothing: these statements are bound by writing the rows
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL jit = off")
     rules = _rules(push, now)
     members = audience_customers(push)
     if winner is not None:  # the test share's rows are few
@@ -333,29 +342,33 @@ def run_materialise(*, run: PushRun, winner=None, now: datetime | None = None) -
     members = members.annotate(d_customer=F("pk"))
     variant_sql, variant_params = _variant_sql(bounds)
     added = 0
-    for account, condition in rules.first_reachable():
-        # driven by the channel's identity rows joined to the eligible customers, not a
-        # correlated "their identity" subquery per customer: with stale statistics both
-        # SQLite and PostgreSQL run that one through the (kind, scope, value) index for every
-        # customer. A second identity of the same kind conflicts and is left out (the lowest
-        # value wins: rows go in that order).
+    # customers without a row in the run yet: those an earlier channel (or the test share)
+    # did not take. Cheaper than evaluating the earlier channels' conditions again, and the
+    # same set: every customer reachable on a channel got a row on the first such.
+    no_row_yet = ~Q(Exists(Delivery.objects.filter(run=run, customer=OuterRef("pk"))))
+    state_sql, state_params = _deferred_sql(default, by_zone)
+    for position, account in enumerate(rules.accounts):
+        # the eligible customers joined to the channel's identity rows (the join is the
+        # "has an identity" condition): no correlated "their identity" subquery per customer,
+        # which with stale statistics both SQLite and PostgreSQL run through the (kind, scope,
+        # value) index for every customer. A second identity of the same kind conflicts and
+        # is left out (the lowest value wins: rows go in that order).
         kind, scoped = CHANNEL_IDENTITY[account.kind]
+        condition = rules.reachable_given_identity(account)
+        if position:
+            condition &= no_row_yet
         selected = (
-            Identity.objects.filter(
-                kind=kind,
-                scope=account.code if scoped else "",
-                customer__in=members.filter(condition).values("pk"),
-            )
+            members.filter(condition)
+            .filter(identities__kind=kind, identities__scope=account.code if scoped else "")
             .annotate(
-                d_customer=F("customer_id"),
-                d_recipient=F("value"),
-                d_bucket=Mod(F("customer_id") * HASH_MULTIPLIER, 100),
-                d_tz=KeyTextTransform("timezone", "customer__attributes"),
+                d_recipient=F("identities__value"),
+                d_tz=KeyTextTransform("timezone", "attributes"),
             )
-            .order_by("customer_id", "value")
-            .values("d_customer", "d_recipient", "d_bucket", "d_tz")
+            .order_by("pk", "identities__value")
         )
-        state_sql, state_params = _deferred_sql(default, by_zone)
+        if connection.vendor == "postgresql":
+            selected = selected.distinct("pk")  # the first of a customer's identities
+        selected = selected.values("d_customer", "d_recipient", "d_bucket", "d_tz")
         added += _insert(
             run, account, selected,
             status_sql=f"{variant_sql}, m.d_recipient, {state_sql}",
@@ -363,7 +376,7 @@ def run_materialise(*, run: PushRun, winner=None, now: datetime | None = None) -
         )  # fmt: skip
     if rules.accounts:
         selected = (
-            members.filter(rules.unreachable())
+            members.filter(no_row_yet)
             .annotate(d_reason=rules.skip_reason())
             .values("d_customer", "d_reason", "d_bucket")
         )

@@ -18,7 +18,6 @@ urlpatterns = [
     path("campaigns/content/<int:pk>/", views.content_edit, name="content_edit"),
     path("campaigns/content/preview/", views.content_preview, name="content_preview"),
     path("campaigns/forbidden-words/", views.forbidden_words, name="forbidden_words"),
-    path("journeys/", views.journey_index, name="journeys"),
     # public: links in sent messages (no login)
     path("t/<slug:code>", views.track, name="track"),
     path("u/<str:token>", views.unsubscribe, name="unsubscribe"),

@@ -1,5 +1,5 @@
 """Console: campaigns (goals, spend, results), the content library and forbidden words; the
-public tracking (`/t/<code>`) and opt-out (`/u/<token>`) pages; journeys (coming soon)."""
+public tracking (`/t/<code>`) and opt-out (`/u/<token>`) pages."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
@@ -357,23 +357,3 @@ def unsubscribe(request, token: str):
         unsubscribe_apply(customer=customer, channel=channel)
         context["done"] = True
     return render(request, "campaigns/public/unsubscribe.html", context)
-
-
-# --- journeys ------------------------------------------------------------------------------
-
-
-@login_required
-def journey_index(request):
-    return render(
-        request,
-        "coming_soon.html",
-        {
-            "title": _("旅程"),
-            "icon": "signpost-split",
-            "empty_title": _("还没有客户旅程"),
-            "empty_text": _(
-                "SOP 旅程按触发条件自动执行：新关注第 1/3/7 天的培育、加购未支付提醒、"
-                "沉睡客户唤醒。这部分即将上线。"
-            ),
-        },
-    )

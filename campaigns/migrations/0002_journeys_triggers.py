@@ -6,209 +6,617 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('campaigns', '0001_content_campaigns_pushes'),
-        ('channels', '0002_platforms'),
-        ('customers', '0007_membership'),
+        ("campaigns", "0001_content_campaigns_pushes"),
+        ("channels", "0002_platforms"),
+        ("customers", "0007_membership"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='push',
-            name='ab_decide_after_hours',
-            field=models.PositiveSmallIntegerField(blank=True, help_text='测试发送完成这么多小时后自动选出胜出版本；留空则手动选择', null=True, verbose_name='测试时长（小时）'),
+            model_name="push",
+            name="ab_decide_after_hours",
+            field=models.PositiveSmallIntegerField(
+                blank=True,
+                help_text="测试发送完成这么多小时后自动选出胜出版本；留空则手动选择",
+                null=True,
+                verbose_name="测试时长（小时）",
+            ),
         ),
         migrations.CreateModel(
-            name='Journey',
+            name="Journey",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100, verbose_name='名称')),
-                ('description', models.TextField(blank=True, verbose_name='说明')),
-                ('kind', models.CharField(choices=[('customer', '客户 SOP'), ('group', '客户群 SOP')], default='customer', max_length=10, verbose_name='类型')),
-                ('status', models.CharField(choices=[('draft', '草稿'), ('active', '运行中'), ('paused', '已暂停'), ('archived', '已归档')], db_index=True, default='draft', max_length=10, verbose_name='状态')),
-                ('template', models.CharField(blank=True, max_length=40, verbose_name='模板')),
-                ('trigger_kind', models.CharField(choices=[('followed', '关注公众号'), ('live_code', '通过活码添加企业微信'), ('tag_added', '被打上标签'), ('entered_audience', '进入人群'), ('event', '发生事件'), ('birthday', '生日前 N 天'), ('group_chat', '客户群（选定的群与新建的群）')], max_length=20, verbose_name='触发方式')),
-                ('trigger', models.JSONField(blank=True, default=dict, help_text='事件名、渠道、标签、人群、活码、生日提前天数或客户群', verbose_name='触发参数')),
-                ('entry_filter', models.JSONField(blank=True, null=True, verbose_name='进入条件（人群 DSL）')),
-                ('reentry', models.CharField(choices=[('once', '只进入一次'), ('after_exit', '退出后可再次进入'), ('cooldown', '间隔 N 天后可再次进入')], default='once', max_length=12, verbose_name='重复进入')),
-                ('cooldown_days', models.PositiveSmallIntegerField(default=30, verbose_name='再次进入间隔（天）')),
-                ('goal_event', models.CharField(blank=True, help_text='发生后立即退出，例如 order_paid', max_length=64, verbose_name='目标事件')),
-                ('respect_quiet_hours', models.BooleanField(default=True, verbose_name='发送遵守免打扰时段')),
-                ('watermark', models.BigIntegerField(default=0, editable=False, verbose_name='已处理到的客户群')),
-                ('scanned_until', models.DateTimeField(blank=True, editable=False, null=True, verbose_name='已扫描到')),
-                ('activated_at', models.DateTimeField(blank=True, null=True, verbose_name='启用时间')),
-                ('created_at', models.DateTimeField(auto_now_add=True, verbose_name='创建时间')),
-                ('updated_at', models.DateTimeField(auto_now=True, verbose_name='更新时间')),
-                ('campaign', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='journeys', to='campaigns.campaign', verbose_name='营销活动')),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='创建人')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=100, verbose_name="名称")),
+                ("description", models.TextField(blank=True, verbose_name="说明")),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("customer", "客户 SOP"), ("group", "客户群 SOP")],
+                        default="customer",
+                        max_length=10,
+                        verbose_name="类型",
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("draft", "草稿"),
+                            ("active", "运行中"),
+                            ("paused", "已暂停"),
+                            ("archived", "已归档"),
+                        ],
+                        db_index=True,
+                        default="draft",
+                        max_length=10,
+                        verbose_name="状态",
+                    ),
+                ),
+                ("template", models.CharField(blank=True, max_length=40, verbose_name="模板")),
+                (
+                    "trigger_kind",
+                    models.CharField(
+                        choices=[
+                            ("followed", "关注公众号"),
+                            ("live_code", "通过活码添加企业微信"),
+                            ("tag_added", "被打上标签"),
+                            ("entered_audience", "进入人群"),
+                            ("event", "发生事件"),
+                            ("birthday", "生日前 N 天"),
+                            ("group_chat", "客户群（选定的群与新建的群）"),
+                        ],
+                        max_length=20,
+                        verbose_name="触发方式",
+                    ),
+                ),
+                (
+                    "trigger",
+                    models.JSONField(
+                        blank=True,
+                        default=dict,
+                        help_text="事件名、渠道、标签、人群、活码、生日提前天数或客户群",
+                        verbose_name="触发参数",
+                    ),
+                ),
+                (
+                    "entry_filter",
+                    models.JSONField(blank=True, null=True, verbose_name="进入条件（人群 DSL）"),
+                ),
+                (
+                    "reentry",
+                    models.CharField(
+                        choices=[
+                            ("once", "只进入一次"),
+                            ("after_exit", "退出后可再次进入"),
+                            ("cooldown", "间隔 N 天后可再次进入"),
+                        ],
+                        default="once",
+                        max_length=12,
+                        verbose_name="重复进入",
+                    ),
+                ),
+                (
+                    "cooldown_days",
+                    models.PositiveSmallIntegerField(default=30, verbose_name="再次进入间隔（天）"),
+                ),
+                (
+                    "goal_event",
+                    models.CharField(
+                        blank=True,
+                        help_text="发生后立即退出，例如 order_paid",
+                        max_length=64,
+                        verbose_name="目标事件",
+                    ),
+                ),
+                (
+                    "respect_quiet_hours",
+                    models.BooleanField(default=True, verbose_name="发送遵守免打扰时段"),
+                ),
+                (
+                    "watermark",
+                    models.BigIntegerField(
+                        default=0, editable=False, verbose_name="已处理到的客户群"
+                    ),
+                ),
+                (
+                    "scanned_until",
+                    models.DateTimeField(
+                        blank=True, editable=False, null=True, verbose_name="已扫描到"
+                    ),
+                ),
+                (
+                    "activated_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="启用时间"),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True, verbose_name="创建时间")),
+                ("updated_at", models.DateTimeField(auto_now=True, verbose_name="更新时间")),
+                (
+                    "campaign",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="journeys",
+                        to="campaigns.campaign",
+                        verbose_name="营销活动",
+                    ),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="创建人",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'SOP 旅程',
-                'verbose_name_plural': 'SOP 旅程',
-                'ordering': ['-created_at'],
+                "verbose_name": "SOP 旅程",
+                "verbose_name_plural": "SOP 旅程",
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='Enrolment',
+            name="Enrolment",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('status', models.CharField(choices=[('active', '进行中'), ('done', '已完成'), ('goal', '达成目标退出'), ('exited', '条件不满足退出'), ('failed', '失败'), ('stopped', '旅程停止')], default='active', max_length=10, verbose_name='状态')),
-                ('position', models.PositiveSmallIntegerField(default=0, verbose_name='当前步骤')),
-                ('wait_until', models.DateTimeField(blank=True, null=True, verbose_name='等待到')),
-                ('next_run_at', models.DateTimeField(blank=True, null=True, verbose_name='下次执行')),
-                ('source_ref', models.CharField(blank=True, max_length=64, verbose_name='来源')),
-                ('error', models.CharField(blank=True, max_length=300, verbose_name='错误')),
-                ('entered_at', models.DateTimeField(verbose_name='进入时间')),
-                ('finished_at', models.DateTimeField(blank=True, null=True, verbose_name='结束时间')),
-                ('customer', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='enrolments', to='customers.customer')),
-                ('group_chat', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='enrolments', to='channels.groupchat')),
-                ('journey', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='enrolments', to='campaigns.journey')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("active", "进行中"),
+                            ("done", "已完成"),
+                            ("goal", "达成目标退出"),
+                            ("exited", "条件不满足退出"),
+                            ("failed", "失败"),
+                            ("stopped", "旅程停止"),
+                        ],
+                        default="active",
+                        max_length=10,
+                        verbose_name="状态",
+                    ),
+                ),
+                ("position", models.PositiveSmallIntegerField(default=0, verbose_name="当前步骤")),
+                ("wait_until", models.DateTimeField(blank=True, null=True, verbose_name="等待到")),
+                (
+                    "next_run_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="下次执行"),
+                ),
+                ("source_ref", models.CharField(blank=True, max_length=64, verbose_name="来源")),
+                ("error", models.CharField(blank=True, max_length=300, verbose_name="错误")),
+                ("entered_at", models.DateTimeField(verbose_name="进入时间")),
+                (
+                    "finished_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="结束时间"),
+                ),
+                (
+                    "customer",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="enrolments",
+                        to="customers.customer",
+                    ),
+                ),
+                (
+                    "group_chat",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="enrolments",
+                        to="channels.groupchat",
+                    ),
+                ),
+                (
+                    "journey",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="enrolments",
+                        to="campaigns.journey",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': '旅程参与',
-                'verbose_name_plural': '旅程参与',
-                'ordering': ['-entered_at', '-id'],
+                "verbose_name": "旅程参与",
+                "verbose_name_plural": "旅程参与",
+                "ordering": ["-entered_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='JourneyStep',
+            name="JourneyStep",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('position', models.PositiveSmallIntegerField(verbose_name='顺序')),
-                ('kind', models.CharField(choices=[('wait', '等待'), ('condition', '条件分支'), ('action', '动作')], max_length=10, verbose_name='类型')),
-                ('name', models.CharField(blank=True, max_length=100, verbose_name='名称')),
-                ('config', models.JSONField(default=dict, verbose_name='配置')),
-                ('journey', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='steps', to='campaigns.journey')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("position", models.PositiveSmallIntegerField(verbose_name="顺序")),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("wait", "等待"), ("condition", "条件分支"), ("action", "动作")],
+                        max_length=10,
+                        verbose_name="类型",
+                    ),
+                ),
+                ("name", models.CharField(blank=True, max_length=100, verbose_name="名称")),
+                ("config", models.JSONField(default=dict, verbose_name="配置")),
+                (
+                    "journey",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="steps",
+                        to="campaigns.journey",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': '旅程步骤',
-                'verbose_name_plural': '旅程步骤',
-                'ordering': ['journey', 'position'],
+                "verbose_name": "旅程步骤",
+                "verbose_name_plural": "旅程步骤",
+                "ordering": ["journey", "position"],
             },
         ),
         migrations.CreateModel(
-            name='StepRun',
+            name="StepRun",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('status', models.CharField(choices=[('running', '执行中'), ('done', '已完成'), ('skipped', '已跳过'), ('failed', '失败'), ('unknown', '结果未知')], default='running', max_length=10, verbose_name='状态')),
-                ('outcome', models.CharField(blank=True, max_length=40, verbose_name='结果')),
-                ('detail', models.CharField(blank=True, max_length=300, verbose_name='说明')),
-                ('platform_id', models.CharField(blank=True, max_length=100, verbose_name='平台消息 ID')),
-                ('started_at', models.DateTimeField(verbose_name='开始')),
-                ('finished_at', models.DateTimeField(blank=True, null=True, verbose_name='结束')),
-                ('channel_account', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='channels.channelaccount')),
-                ('enrolment', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='step_runs', to='campaigns.enrolment')),
-                ('step', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='runs', to='campaigns.journeystep')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("running", "执行中"),
+                            ("done", "已完成"),
+                            ("skipped", "已跳过"),
+                            ("failed", "失败"),
+                            ("unknown", "结果未知"),
+                        ],
+                        default="running",
+                        max_length=10,
+                        verbose_name="状态",
+                    ),
+                ),
+                ("outcome", models.CharField(blank=True, max_length=40, verbose_name="结果")),
+                ("detail", models.CharField(blank=True, max_length=300, verbose_name="说明")),
+                (
+                    "platform_id",
+                    models.CharField(blank=True, max_length=100, verbose_name="平台消息 ID"),
+                ),
+                ("started_at", models.DateTimeField(verbose_name="开始")),
+                ("finished_at", models.DateTimeField(blank=True, null=True, verbose_name="结束")),
+                (
+                    "channel_account",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="channels.channelaccount",
+                    ),
+                ),
+                (
+                    "enrolment",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="step_runs",
+                        to="campaigns.enrolment",
+                    ),
+                ),
+                (
+                    "step",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="runs",
+                        to="campaigns.journeystep",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': '步骤执行',
-                'verbose_name_plural': '步骤执行',
-                'ordering': ['enrolment', 'started_at', 'id'],
+                "verbose_name": "步骤执行",
+                "verbose_name_plural": "步骤执行",
+                "ordering": ["enrolment", "started_at", "id"],
             },
         ),
         migrations.CreateModel(
-            name='StaffTask',
+            name="StaffTask",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('title', models.CharField(max_length=200, verbose_name='任务')),
-                ('body', models.TextField(blank=True, verbose_name='话术')),
-                ('status', models.CharField(choices=[('open', '待完成'), ('done', '已完成'), ('cancelled', '已取消')], db_index=True, default='open', max_length=10, verbose_name='状态')),
-                ('due_at', models.DateTimeField(blank=True, null=True, verbose_name='截止时间')),
-                ('reminded_at', models.DateTimeField(blank=True, null=True, verbose_name='提醒时间')),
-                ('completed_at', models.DateTimeField(blank=True, null=True, verbose_name='完成时间')),
-                ('created_at', models.DateTimeField(auto_now_add=True, verbose_name='创建时间')),
-                ('completed_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='确认人')),
-                ('customer', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='staff_tasks', to='customers.customer', verbose_name='客户')),
-                ('group_chat', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='staff_tasks', to='channels.groupchat', verbose_name='客户群')),
-                ('journey', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='tasks', to='campaigns.journey')),
-                ('staff', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='tasks', to='channels.staff', verbose_name='员工')),
-                ('step_run', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='task', to='campaigns.steprun')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("title", models.CharField(max_length=200, verbose_name="任务")),
+                ("body", models.TextField(blank=True, verbose_name="话术")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("open", "待完成"), ("done", "已完成"), ("cancelled", "已取消")],
+                        db_index=True,
+                        default="open",
+                        max_length=10,
+                        verbose_name="状态",
+                    ),
+                ),
+                ("due_at", models.DateTimeField(blank=True, null=True, verbose_name="截止时间")),
+                (
+                    "reminded_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="提醒时间"),
+                ),
+                (
+                    "completed_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="完成时间"),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True, verbose_name="创建时间")),
+                (
+                    "completed_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="确认人",
+                    ),
+                ),
+                (
+                    "customer",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="staff_tasks",
+                        to="customers.customer",
+                        verbose_name="客户",
+                    ),
+                ),
+                (
+                    "group_chat",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="staff_tasks",
+                        to="channels.groupchat",
+                        verbose_name="客户群",
+                    ),
+                ),
+                (
+                    "journey",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="tasks",
+                        to="campaigns.journey",
+                    ),
+                ),
+                (
+                    "staff",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="tasks",
+                        to="channels.staff",
+                        verbose_name="员工",
+                    ),
+                ),
+                (
+                    "step_run",
+                    models.OneToOneField(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="task",
+                        to="campaigns.steprun",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': '员工任务',
-                'verbose_name_plural': '员工任务',
-                'ordering': ['status', 'due_at', '-id'],
+                "verbose_name": "员工任务",
+                "verbose_name_plural": "员工任务",
+                "ordering": ["status", "due_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='TriggerRule',
+            name="TriggerRule",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100, verbose_name='名称')),
-                ('status', models.CharField(choices=[('active', '运行中'), ('paused', '已暂停')], default='active', max_length=10, verbose_name='状态')),
-                ('event_a', models.CharField(max_length=64, verbose_name='事件 A')),
-                ('event_b', models.CharField(blank=True, max_length=64, verbose_name='事件 B')),
-                ('within_minutes', models.PositiveIntegerField(default=30, verbose_name='等待（分钟）')),
-                ('condition', models.JSONField(blank=True, null=True, verbose_name='客户条件（人群 DSL）')),
-                ('action', models.JSONField(default=dict, verbose_name='动作')),
-                ('scanned_until', models.DateTimeField(blank=True, editable=False, null=True, verbose_name='已扫描到')),
-                ('created_at', models.DateTimeField(auto_now_add=True, verbose_name='创建时间')),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='创建人')),
-                ('event_a_channel', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='channels.channelaccount', verbose_name='事件 A 的渠道')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=100, verbose_name="名称")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("active", "运行中"), ("paused", "已暂停")],
+                        default="active",
+                        max_length=10,
+                        verbose_name="状态",
+                    ),
+                ),
+                ("event_a", models.CharField(max_length=64, verbose_name="事件 A")),
+                ("event_b", models.CharField(blank=True, max_length=64, verbose_name="事件 B")),
+                (
+                    "within_minutes",
+                    models.PositiveIntegerField(default=30, verbose_name="等待（分钟）"),
+                ),
+                (
+                    "condition",
+                    models.JSONField(blank=True, null=True, verbose_name="客户条件（人群 DSL）"),
+                ),
+                ("action", models.JSONField(default=dict, verbose_name="动作")),
+                (
+                    "scanned_until",
+                    models.DateTimeField(
+                        blank=True, editable=False, null=True, verbose_name="已扫描到"
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True, verbose_name="创建时间")),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="创建人",
+                    ),
+                ),
+                (
+                    "event_a_channel",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="channels.channelaccount",
+                        verbose_name="事件 A 的渠道",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': '实时触发',
-                'verbose_name_plural': '实时触发',
-                'ordering': ['-created_at'],
+                "verbose_name": "实时触发",
+                "verbose_name_plural": "实时触发",
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='TriggerWait',
+            name="TriggerWait",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('source_event_id', models.BigIntegerField(verbose_name='事件 A')),
-                ('started_at', models.DateTimeField(verbose_name='事件 A 时间')),
-                ('deadline', models.DateTimeField(verbose_name='截止时间')),
-                ('status', models.CharField(choices=[('waiting', '等待中'), ('running', '执行中'), ('cancelled', '已取消（等到了事件 B）'), ('not_matched', '条件不满足'), ('fired', '已触发'), ('failed', '失败')], default='waiting', max_length=12, verbose_name='状态')),
-                ('detail', models.CharField(blank=True, max_length=300, verbose_name='说明')),
-                ('created_at', models.DateTimeField(auto_now_add=True, verbose_name='创建时间')),
-                ('fired_at', models.DateTimeField(blank=True, null=True, verbose_name='执行时间')),
-                ('channel_account', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='channels.channelaccount')),
-                ('customer', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='trigger_waits', to='customers.customer')),
-                ('rule', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='waits', to='campaigns.triggerrule')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("source_event_id", models.BigIntegerField(verbose_name="事件 A")),
+                ("started_at", models.DateTimeField(verbose_name="事件 A 时间")),
+                ("deadline", models.DateTimeField(verbose_name="截止时间")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("waiting", "等待中"),
+                            ("running", "执行中"),
+                            ("cancelled", "已取消（等到了事件 B）"),
+                            ("not_matched", "条件不满足"),
+                            ("fired", "已触发"),
+                            ("failed", "失败"),
+                        ],
+                        default="waiting",
+                        max_length=12,
+                        verbose_name="状态",
+                    ),
+                ),
+                ("detail", models.CharField(blank=True, max_length=300, verbose_name="说明")),
+                ("created_at", models.DateTimeField(auto_now_add=True, verbose_name="创建时间")),
+                ("fired_at", models.DateTimeField(blank=True, null=True, verbose_name="执行时间")),
+                (
+                    "channel_account",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="channels.channelaccount",
+                    ),
+                ),
+                (
+                    "customer",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="trigger_waits",
+                        to="customers.customer",
+                    ),
+                ),
+                (
+                    "rule",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="waits",
+                        to="campaigns.triggerrule",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': '触发等待',
-                'verbose_name_plural': '触发等待',
-                'ordering': ['-deadline', '-id'],
+                "verbose_name": "触发等待",
+                "verbose_name_plural": "触发等待",
+                "ordering": ["-deadline", "-id"],
             },
         ),
         migrations.AddIndex(
-            model_name='enrolment',
-            index=models.Index(fields=['status', 'next_run_at'], name='enrolment_due_idx'),
+            model_name="enrolment",
+            index=models.Index(fields=["status", "next_run_at"], name="enrolment_due_idx"),
         ),
         migrations.AddIndex(
-            model_name='enrolment',
-            index=models.Index(fields=['journey', 'status', 'position'], name='enrolment_step_idx'),
+            model_name="enrolment",
+            index=models.Index(fields=["journey", "status", "position"], name="enrolment_step_idx"),
         ),
         migrations.AddConstraint(
-            model_name='enrolment',
-            constraint=models.UniqueConstraint(condition=models.Q(('customer__isnull', False), ('status', 'active')), fields=('journey', 'customer'), name='enrolment_one_active_customer'),
+            model_name="enrolment",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("customer__isnull", False), ("status", "active")),
+                fields=("journey", "customer"),
+                name="enrolment_one_active_customer",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='enrolment',
-            constraint=models.UniqueConstraint(condition=models.Q(('group_chat__isnull', False), ('status', 'active')), fields=('journey', 'group_chat'), name='enrolment_one_active_group'),
+            model_name="enrolment",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("group_chat__isnull", False), ("status", "active")),
+                fields=("journey", "group_chat"),
+                name="enrolment_one_active_group",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='journeystep',
-            constraint=models.UniqueConstraint(fields=('journey', 'position'), name='journeystep_unique'),
+            model_name="journeystep",
+            constraint=models.UniqueConstraint(
+                fields=("journey", "position"), name="journeystep_unique"
+            ),
         ),
         migrations.AddIndex(
-            model_name='steprun',
-            index=models.Index(fields=['step', 'status'], name='steprun_step_status_idx'),
+            model_name="steprun",
+            index=models.Index(fields=["step", "status"], name="steprun_step_status_idx"),
         ),
         migrations.AddConstraint(
-            model_name='steprun',
-            constraint=models.UniqueConstraint(fields=('enrolment', 'step'), name='steprun_once'),
+            model_name="steprun",
+            constraint=models.UniqueConstraint(fields=("enrolment", "step"), name="steprun_once"),
         ),
         migrations.AddIndex(
-            model_name='triggerwait',
-            index=models.Index(fields=['status', 'deadline'], name='triggerwait_due_idx'),
+            model_name="triggerwait",
+            index=models.Index(fields=["status", "deadline"], name="triggerwait_due_idx"),
         ),
         migrations.AddConstraint(
-            model_name='triggerwait',
-            constraint=models.UniqueConstraint(fields=('rule', 'source_event_id'), name='triggerwait_once'),
+            model_name="triggerwait",
+            constraint=models.UniqueConstraint(
+                fields=("rule", "source_event_id"), name="triggerwait_once"
+            ),
         ),
     ]
