@@ -42,6 +42,9 @@ from customers.models import Customer, Event, Order
 
 LEASE = timedelta(minutes=5)  # a claimed enrolment is due again after this if its worker died
 LOOKBACK = timedelta(minutes=10)  # triggering rows committed late are still seen
+# an event that reaches us more than this after it happened (a backfill) triggers nothing;
+# it also lets the scan use the (name, occurred_at) index
+STALE_EVENTS = timedelta(days=1)
 BATCH = 200
 MAX_STEPS = 30
 BIRTHDAY_REPEAT = timedelta(days=300)
@@ -358,7 +361,10 @@ def _candidates(journey: Journey, since: datetime, now: datetime):
     )
     if kind in TRIGGER_EVENTS or kind == JourneyTrigger.EVENT:
         name = TRIGGER_EVENTS.get(kind) or trigger.get("event")
-        rows = Event.objects.filter(name=name, created_at__gt=since, created_at__lte=now)
+        rows = Event.objects.filter(
+            name=name, occurred_at__gte=since - STALE_EVENTS, created_at__gt=since,
+            created_at__lte=now,
+        )  # fmt: skip
         if trigger.get("channel"):
             rows = rows.filter(channel_account_id=trigger["channel"])
         if kind == JourneyTrigger.LIVE_CODE:

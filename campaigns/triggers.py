@@ -24,6 +24,7 @@ from common.audit import audit_record
 from customers.models import Customer, Event
 
 LOOKBACK = timedelta(minutes=10)
+STALE_EVENTS = timedelta(days=1)
 SCAN_LIMIT = 50_000
 FIRE_BATCH = 200
 MAX_MINUTES = 7 * 24 * 60
@@ -99,8 +100,11 @@ def _scan(rule_id: int, now: datetime) -> int:
         )
         if rule.event_a_channel_id:
             events = events.filter(channel_account_id=rule.event_a_channel_id)
-        # events from before the rule existed do not start waits
-        events = events.filter(occurred_at__gte=rule.created_at - LOOKBACK)
+        # events from before the rule existed, or a backfill, start no waits (and the scan
+        # reads the (name, occurred_at) index)
+        events = events.filter(
+            occurred_at__gte=max(rule.created_at - LOOKBACK, since - STALE_EVENTS)
+        )
         window = timedelta(minutes=rule.within_minutes)
         rows = list(
             events.order_by("id").values_list("pk", "customer_id", "occurred_at")[:SCAN_LIMIT]
