@@ -41,8 +41,11 @@ test: install lint
 bench: install
 ifeq ($(ONLY),pushes)
 	$(BIN)/python -m bench.pushes --scale $(SCALE)
+else ifeq ($(ONLY),materialise)
+	$(BIN)/python -m bench.materialise --scale $(SCALE)
 else
 	$(BIN)/python -m bench.run --scale $(SCALE) --only $(ONLY)
+	$(if $(filter all,$(ONLY)),$(BIN)/python -m bench.materialise --scale $(SCALE) --reuse)
 	$(if $(filter all,$(ONLY)),$(BIN)/python -m bench.pushes --scale $(SCALE))
 endif
 

@@ -351,8 +351,9 @@ def run_materialise(*, run: PushRun, winner=None, now: datetime | None = None) -
         # the eligible customers joined to the channel's identity rows (the join is the
         # "has an identity" condition): no correlated "their identity" subquery per customer,
         # which with stale statistics both SQLite and PostgreSQL run through the (kind, scope,
-        # value) index for every customer. A second identity of the same kind conflicts and
-        # is left out (the lowest value wins: rows go in that order).
+        # value) index for every customer. A second identity of the same kind is left out
+        # (the lowest value wins: DISTINCT ON on PostgreSQL; on SQLite rows go in that order
+        # and the second conflicts).
         kind, scoped = CHANNEL_IDENTITY[account.kind]
         condition = rules.reachable_given_identity(account)
         if position:

@@ -262,3 +262,78 @@ def test_the_sweep_leaves_a_run_with_a_batch_out_to_its_dispatcher(
 
     assert callbacks == []
     assert statuses(run) == {DeliveryStatus.SENDING: 1, DeliveryStatus.PENDING: 2}
+
+
+# --- SMS sent several at a time: the same results, the database on the dispatching thread ---
+
+
+def _rows(run) -> dict[str, tuple]:
+    """recipient → (status, error code, platform id set)."""
+    return {
+        d.recipient: (d.status, d.error_code, bool(d.platform_id))
+        for d in Delivery.objects.filter(run=run)
+    }
+
+
+def test_concurrent_sms_results_are_each_recipients_own(sandbox):
+    sms = sms_account(sandbox.base_url)
+    run = run_build({sms: phones(40)})
+    # three calls answered "not allowed" (a recipient's error: the rest go on), whichever
+    # three arrive first
+    sandbox.fault(appid=sms.app_id, path="/sandbox/providers/sms", errcode=43004, times=3)
+
+    assert run_dispatch(run=run) == 40
+
+    rows = _rows(run)
+    failed = {to for to, row in rows.items() if row == (DeliveryStatus.FAILED, 43004, False)}
+    sent = {to for to, row in rows.items() if row == (DeliveryStatus.SENT, None, True)}
+    assert len(failed) == 3 and len(sent) == 37
+    logged = [m["to"] for m in sandbox.messages(appid=sms.app_id)]
+    assert sorted(logged) == sorted(sent)  # each sent row messaged once, no failed one
+    ids = {m["key"]: m["id"] for m in sandbox.messages(appid=sms.app_id)}
+    for delivery in Delivery.objects.filter(run=run, status=DeliveryStatus.SENT):
+        assert delivery.platform_id == str(ids[str(delivery.pk)])  # its own answer
+
+
+def test_concurrent_sms_retries_a_lost_call_once_per_message(sandbox):
+    sms = sms_account(sandbox.base_url)
+    run = run_build({sms: phones(30)})
+    sandbox.fault(appid=sms.app_id, path="/sandbox/providers/sms", status=503, times=4)
+
+    assert run_dispatch(run=run) == 30
+
+    assert statuses(run) == {DeliveryStatus.SENT: 30}
+    assert sorted(m["to"] for m in sandbox.messages(appid=sms.app_id)) == phones(30)
+
+
+def test_concurrent_sms_platform_down_fails_the_batch_and_writes_on_one_thread(
+    sandbox, monkeypatch
+):
+    import threading
+
+    from channels.adapters.providers import SEND_THREADS, SandboxProvider
+    from channels.models import ChannelAccount
+
+    sms = sms_account(sandbox.base_url)
+    run = run_build({sms: phones(25)})
+    sandbox.fault(appid=sms.app_id, path="/sandbox/providers/sms", status=503)
+    writers, save = set(), ChannelAccount.save
+
+    def save_on(self, *args, **kwargs):
+        writers.add(threading.current_thread())
+        return save(self, *args, **kwargs)
+
+    monkeypatch.setattr(ChannelAccount, "save", save_on)
+    calls, send = [], SandboxProvider.send
+    monkeypatch.setattr(SandboxProvider, "send", lambda *a: calls.append(1) or send(*a))
+
+    assert run_dispatch(run=run) == 25
+
+    assert set(Delivery.objects.filter(run=run).values_list("status", "error_code")) == {
+        (DeliveryStatus.FAILED, -1)
+    }
+    assert writers == {threading.current_thread()}  # the account's last error, recorded here
+    assert "503" in ChannelAccount.objects.get(pk=sms.pk).last_error
+    assert sandbox.messages(appid=sms.app_id) == []
+    # the first message's three tries and the first tries already in flight; no more
+    assert len(calls) <= SEND_THREADS + 3, len(calls)
