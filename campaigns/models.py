@@ -339,10 +339,15 @@ class Delivery(models.Model):
     the sweeper marks it `unknown` rather than sending again.
     """
 
-    run = models.ForeignKey(PushRun, on_delete=models.CASCADE, related_name="deliveries")
-    customer = models.ForeignKey(
-        "customers.Customer", on_delete=models.CASCADE, related_name="deliveries"
+    # no single-column indexes on run and customer: the unique (run, customer, channel) and
+    # (customer, sent_at) indexes lead with them, and a push writes a row per customer
+    run = models.ForeignKey(
+        PushRun, on_delete=models.CASCADE, related_name="deliveries", db_index=False
     )
+    customer = models.ForeignKey(
+        "customers.Customer", on_delete=models.CASCADE, related_name="deliveries",
+        db_index=False,
+    )  # fmt: skip
     channel_account = models.ForeignKey(
         "channels.ChannelAccount", on_delete=models.PROTECT, related_name="+"
     )
