@@ -37,6 +37,7 @@ from campaigns.models import Enrolment, Journey, JourneyStep, MessagingSettings,
 from channels.choices import ChannelKind
 from channels.models import ChannelAccount, GroupChat, LiveCode
 from common.audit import audit_record
+from common.bulk import rows_update
 from customers.choices import REVENUE_STATUSES
 from customers.models import Customer, Event, Order
 
@@ -634,8 +635,10 @@ class _Batch:
             StepRun.objects.bulk_create(self.runs, ignore_conflicts=True, batch_size=1000)
             self.runs = []
         if self.dirty:
-            Enrolment.objects.bulk_update(list(self.dirty.values()), ENROLMENT_FIELDS,
-                                          batch_size=500)  # fmt: skip
+            rows_update(Enrolment, ENROLMENT_FIELDS, [
+                (e.pk, *(getattr(e, name) for name in ENROLMENT_FIELDS))
+                for e in self.dirty.values()
+            ])  # fmt: skip
             self.dirty = {}
 
     def run(self) -> int:
@@ -761,19 +764,17 @@ class _Batch:
             finished = timezone.now()
             updates = []
             for enrolment, result in zip(fresh, results, strict=True):
-                updates.append(StepRun(
-                    pk=runs[enrolment.pk], status=result.status, outcome=result.outcome[:40],
-                    detail=result.detail[:300], channel_account=result.channel_account,
-                    platform_id=result.platform_id, finished_at=finished,
-                ))  # fmt: skip
+                account = result.channel_account.pk if result.channel_account else None
+                updates.append(
+                    (runs[enrolment.pk], result.status, result.outcome[:40], result.detail[:300],
+                     account, result.platform_id, finished)
+                )  # fmt: skip
                 if result.task is not None:
                     type(result.task).objects.filter(pk=result.task.pk).update(
                         step_run_id=runs[enrolment.pk]
                     )
-            StepRun.objects.bulk_update(
-                updates, ["status", "outcome", "detail", "channel_account", "platform_id",
-                          "finished_at"], batch_size=500,
-            )  # fmt: skip
+            rows_update(StepRun, ["status", "outcome", "detail", "channel_account",
+                                  "platform_id", "finished_at"], updates)  # fmt: skip
             self.executed += len(fresh)
         for enrolment in group:
             self.set(enrolment, position=step.position + 1)
