@@ -380,10 +380,11 @@ def journey_edit(request, pk: int | None = None):
 
 
 def _event_names() -> list[str]:
-    from customers.models import Event
+    """Event names to suggest: the catalogue's (known names and a sample of recent events;
+    a DISTINCT over the whole events table would read millions of rows)."""
+    from tags.catalogue import catalogue_events
 
-    names = set(Event.objects.values_list("name", flat=True).distinct()[:200])
-    return sorted(names | {"add_to_cart", "order_paid", "subscribe", "page_view", "coupon_used"})
+    return sorted({e["name"] for e in catalogue_events()} | {"coupon_used"})
 
 
 # --- a journey -----------------------------------------------------------------------------

@@ -66,7 +66,9 @@ def _custom_attributes() -> list[str]:
     return sorted(keys)
 
 
-def _events() -> list[dict]:
+def catalogue_events() -> list[dict]:
+    """Event names (known ones and those of a sample of recent events) with their property
+    keys."""
     seen: dict[str, set] = {}
     recent = Event.objects.order_by("-id").values_list("name", "properties")[:EVENT_SAMPLE]
     for name, properties in recent:
@@ -91,7 +93,7 @@ def catalogue_build() -> dict:
             {"id": t.pk, "name": t.name, "group": t.group.name, "color": t.color}
             for t in Tag.objects.select_related("group").order_by("group__name", "name")
         ],
-        "events": _events(),
+        "events": catalogue_events(),
         "identities": [[value, str(label)] for value, label in IdentityKind.choices],
         "consents": [[value, str(label)] for value, label in ConsentChannel.choices],
         "consent_statuses": [[value, str(label)] for value, label in ConsentStatus.choices],
