@@ -49,6 +49,8 @@ STALE_EVENTS = timedelta(days=1)
 BATCH = 200
 MAX_STEPS = 30
 BIRTHDAY_REPEAT = timedelta(days=300)
+# "entered an audience" and birthdays evaluate a whole set of customers: every 15 minutes
+WHOLE_SET_EVERY = timedelta(minutes=15)
 CLAIM_TRIES = 20
 TRIGGER_EVENTS = {
     JourneyTrigger.FOLLOWED: "subscribe",
@@ -460,6 +462,15 @@ def journey_enrol(*, journey: Journey, now: datetime | None = None) -> int:
         )
         if locked is None:
             return 0
+        whole_set = locked.trigger_kind in (JourneyTrigger.ENTERED_AUDIENCE,
+                                            JourneyTrigger.BIRTHDAY)  # fmt: skip
+        if (
+            whole_set
+            and locked.scanned_until
+            and locked.scanned_until != locked.activated_at
+            and now - locked.scanned_until < WHOLE_SET_EVERY
+        ):
+            return 0  # evaluated a whole audience a moment ago
         since = (locked.scanned_until or locked.activated_at or now) - LOOKBACK
         since = max(since, locked.activated_at or since)
         if locked.trigger_kind == JourneyTrigger.GROUP_CHAT:

@@ -309,6 +309,13 @@ def test_entered_audience_and_birthday(sandbox):
         journey_activate(journey=journey)
     tick(T0 + timedelta(minutes=1))
     assert sms_to(sandbox, sms) == ["13900000041"]
+    # the audience is evaluated every 15 minutes: a customer falling asleep now enters then
+    later = resolve(("phone", "13900000043", ""))
+    Customer.objects.filter(pk=later.pk).update(lifecycle="sleeping")
+    tick(T0 + timedelta(minutes=10))
+    assert sms_to(sandbox, sms) == ["13900000041"]
+    tick(T0 + timedelta(minutes=16))
+    assert sms_to(sandbox, sms) == ["13900000041", "13900000043"]
 
     birthday = resolve(("phone", "13900000042", ""))
     Customer.objects.filter(pk=birthday.pk).update(birthday=datetime(1990, 3, 5).date())
