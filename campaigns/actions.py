@@ -71,7 +71,7 @@ def action_clean(config, *, group: bool = False) -> dict:
     clean = {"action": kind}
     errors: dict[str, str] = {}
     if kind in (ActionKind.SEND, ActionKind.GROUP_MESSAGE) or config.get("content"):
-        content = ContentItem.objects.filter(pk=_int(config.get("content"))).first()
+        content = ContentItem.objects.filter(pk=int_or_none(config.get("content"))).first()
         if content is None:
             errors["content"] = _("请选择内容")
         else:
@@ -100,7 +100,7 @@ def action_clean(config, *, group: bool = False) -> dict:
         else:
             clean["tags"] = ids
     elif kind == ActionKind.POINTS:
-        points = _int(config.get("points"))
+        points = int_or_none(config.get("points"))
         if points is None or points <= 0 or points > 100000:
             errors["points"] = _("积分必须是 1 到 100000 之间的整数")
         else:
@@ -112,7 +112,7 @@ def action_clean(config, *, group: bool = False) -> dict:
             errors["title"] = _("请填写任务标题")
         clean["title"] = title[:200]
         clean["body"] = str(config.get("body") or "")[:2000]
-        hours = _int(config.get("due_hours", 24))
+        hours = int_or_none(config.get("due_hours", 24))
         if hours is None or not 1 <= hours <= 24 * 30:
             errors["due_hours"] = _("完成时限必须在 1 到 720 小时之间")
         else:
@@ -129,7 +129,7 @@ def action_clean(config, *, group: bool = False) -> dict:
     return clean
 
 
-def _int(value) -> int | None:
+def int_or_none(value) -> int | None:
     if isinstance(value, bool):
         return None
     try:

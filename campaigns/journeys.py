@@ -16,12 +16,12 @@ import time
 from datetime import datetime, timedelta
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, OperationalError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Count, Exists, Max, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from campaigns.actions import action_clean, actions_perform
+from campaigns.actions import action_clean, actions_perform, int_or_none
 from campaigns.choices import (
     ActionKind,
     EnrolmentStatus,
@@ -51,7 +51,6 @@ MAX_STEPS = 30
 BIRTHDAY_REPEAT = timedelta(days=300)
 # "entered an audience" and birthdays evaluate a whole set of customers: every 15 minutes
 WHOLE_SET_EVERY = timedelta(minutes=15)
-CLAIM_TRIES = 20
 TRIGGER_EVENTS = {
     JourneyTrigger.FOLLOWED: "subscribe",
     JourneyTrigger.LIVE_CODE: "add_external_contact",
@@ -171,7 +170,7 @@ def _trigger_clean(kind: str, trigger_kind: str, trigger) -> dict:
         value = trigger.get(key)
         if value in (None, ""):
             return None
-        found = model.objects.filter(pk=_int(value), **filters).first()
+        found = model.objects.filter(pk=int_or_none(value), **filters).first()
         if found is None:
             errors[f"trigger.{key}"] = _("找不到%(label)s") % {"label": label}
             return None
@@ -207,7 +206,7 @@ def _trigger_clean(kind: str, trigger_kind: str, trigger) -> dict:
         if account is None and "trigger.channel" not in errors:
             errors["trigger.channel"] = _("请选择企业微信")
         chats = trigger.get("group_chats") or []
-        ids = [_int(c) for c in chats] if isinstance(chats, list) else [None]
+        ids = [int_or_none(c) for c in chats] if isinstance(chats, list) else [None]
         if None in ids or (
             account and GroupChat.objects.filter(pk__in=ids, account=account).count() != len(ids)
         ):
@@ -219,15 +218,6 @@ def _trigger_clean(kind: str, trigger_kind: str, trigger) -> dict:
     if errors:
         raise ValidationError(errors)
     return clean
-
-
-def _int(value) -> int | None:
-    if isinstance(value, bool):
-        return None
-    try:
-        return int(str(value))
-    except (TypeError, ValueError):
-        return None
 
 
 @transaction.atomic
@@ -569,19 +559,9 @@ def _quiet(journey: Journey, customer: Customer | None, now: datetime, settings)
 
 
 def _claim(batch: int, now: datetime, journey_id: int | None = None) -> list[int]:
-    for _attempt in range(CLAIM_TRIES):
-        try:
-            return _claim_once(batch, now, journey_id)
-        except OperationalError:
-            if connection.vendor != "sqlite":
-                raise
-            time.sleep(random.uniform(0.01, 0.1))
-    return []
-
-
-def _claim_once(batch: int, now: datetime, journey_id: int | None) -> list[int]:
     """Take up to `batch` due enrolments: their `next_run_at` moves a lease ahead, committed;
-    the rows moved to exactly this lease are ours."""
+    the rows moved to exactly this lease are ours. (On SQLite the transaction begins
+    IMMEDIATE, so concurrent claims wait their turn rather than fail.)"""
     lease = now + LEASE + timedelta(microseconds=random.randrange(1, 999_999))
     with transaction.atomic():
         due = Enrolment.objects.filter(
