@@ -74,4 +74,14 @@ PERIODIC_TASKS = {
         {"every_seconds": 15},
         _("每 15 秒把新的事件 A 记为等待，并处理到期的等待（事件 B 取消，条件满足则执行动作）"),
     ),
+    "reports: rollups T+1 and alerts (nightly)": (
+        "reports.rollups_nightly",
+        {"minute": "40", "hour": "0"},
+        _("每晚（T+1）重算最近 3 天的日汇总，再评估预警规则"),
+    ),
+    "reports: today's rollups (hourly)": (
+        "reports.rollups_recent",
+        {"minute": "5"},
+        _("每小时刷新今天和昨天的日汇总，看板当天的数字随之更新"),
+    ),
 }

@@ -36,3 +36,11 @@ def object_label(object_type: str) -> str:
 @register.filter
 def pretty_json(value) -> str:
     return json.dumps(value, ensure_ascii=False, indent=2, sort_keys=True, default=str)
+
+
+@register.simple_tag(takes_context=True)
+def export_query(context, chart_id) -> str:
+    """The current query string asking for one chart's CSV (reports.charts.export_response)."""
+    params = context["request"].GET.copy()
+    params["export"] = chart_id
+    return params.urlencode()

@@ -17,3 +17,11 @@
   document.addEventListener("DOMContentLoaded", function () { draw(document); });
   document.addEventListener("htmx:afterSwap", function (e) { draw(e.target); });
 })();
+
+// PNG download of a drawn chart (the report cards' "PNG" button).
+document.addEventListener("click", function (e) {
+  var button = e.target.closest("[data-png]");
+  if (!button || !window.Plotly) return;
+  var el = document.querySelector('[data-testid="' + button.dataset.png + '"]');
+  if (el) window.Plotly.downloadImage(el, { format: "png", filename: button.dataset.filename || "chart", scale: 2 });
+});
