@@ -12,6 +12,7 @@ api_v1 = [
     path("", include("channels.api_urls")),
     path("", include("tags.api_urls")),
     path("", include("campaigns.api_urls")),
+    path("", include("reports.api_urls")),
 ]
 
 urlpatterns = [

@@ -274,6 +274,7 @@ def channel_report(request, kind: str | None = None):
             "kind_label": labels[kind],
             "kinds": [(k, labels[k]) for k in kinds_present],
             "cards": cards,
+            "trend": trend,
             "table": table,
             "headers": [metrics.KPIS[k] for k in keys],
         },  # fmt: skip

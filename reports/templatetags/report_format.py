@@ -4,6 +4,7 @@ from decimal import Decimal
 
 from django import template
 from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 
 register = template.Library()
 
@@ -35,7 +36,7 @@ def change_badge(card: dict) -> str:
     """▲ 12.0% in green when the change is good for the business, red when bad."""
     change = card.get("change")
     if change is None:
-        return format_html('<span class="text-muted small">—</span>')
+        return mark_safe('<span class="text-muted small">—</span>')
     arrow = "▲" if change > 0 else ("▼" if change < 0 else "")
     css = "text-muted" if card.get("good") is None else (
         "text-success" if card["good"] else "text-danger"
