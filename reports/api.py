@@ -29,6 +29,7 @@ def _cell(row: dict) -> dict:
     return {
         "spend": _money(row["spend"]),
         "revenue": _money(row["revenue"]),
+        "campaign_revenue": _money(row["campaign_revenue"]),
         "orders": _number(row["orders"]),
         "new_buyers": _number(row["new_buyers"]),
         "roi": _number(row["roi"]),

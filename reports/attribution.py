@@ -49,8 +49,10 @@ def weights(model: str, touches: Sequence[Touch], paid_at: datetime) -> list[Fra
         middle = (1 - FIRST_SHARE - LAST_SHARE) / (n - 2)
         return [FIRST_SHARE] + [middle] * (n - 2) + [LAST_SHARE]
     if model == AttributionModel.TIME_DECAY:
-        raw = [
-            Fraction(2 ** (-(paid_at - t.at).total_seconds() / HALF_LIFE.total_seconds()))
+        raw = [  # rounded to 1e-9 so the fractions stay small; normalising keeps Σ = 1
+            Fraction(
+                2 ** (-(paid_at - t.at).total_seconds() / HALF_LIFE.total_seconds())
+            ).limit_denominator(10**9)
             for t in touches
         ]
         total = sum(raw)

@@ -75,17 +75,20 @@ class ReportFilterForm(forms.Form):
     start = forms.DateField(
         label=gettext_lazy("开始日期"),
         required=False,
-        widget=forms.DateInput(attrs={"type": "date"}),
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
     )
     end = forms.DateField(
         label=gettext_lazy("结束日期"),
         required=False,
-        widget=forms.DateInput(attrs={"type": "date"}),
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
     )
     channel = forms.ChoiceField(label=gettext_lazy("渠道"), required=False)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        if not self.is_bound:  # show the range the page uses
+            start, end = default_range()
+            self.initial = {"start": start, "end": end, **self.initial}
         self.fields["channel"].choices = channel_choices()
         for name, field_ in self.fields.items():
             css = (

@@ -16,6 +16,7 @@ from reports.choices import AttributionModel
 from reports.models import AttributionDay, CampaignDay
 
 ZERO = Decimal(0)
+CENT, SHARE = Decimal("0.01"), Decimal("0.0001")
 NO_CAMPAIGN = "none"
 
 
@@ -39,7 +40,8 @@ def roi_matrix(
     ROI = (revenue − spend) ÷ spend, ROAS = revenue ÷ spend, CAC = spend ÷ attributed new
     buyers; None where the divisor is zero. Revenue with no campaign (orders after messages
     outside campaigns, or with no message at all) is shown as its own column so the
-    matrix adds up to the period's revenue.
+    matrix adds up to the period's revenue; the totals' ROI, ROAS and CAC count only what
+    campaigns earned (`campaign_revenue`), not that organic revenue.
     """
     if model not in AttributionModel.values:
         raise ValueError(model)
@@ -106,23 +108,34 @@ def roi_matrix(
 
 
 def _ratios(cell: dict) -> dict:
-    spend, revenue = cell["spend"], cell["revenue"]
+    """Money to the cent, shares to 4 decimals, and the ratios. ROI, ROAS and CAC are on
+    `campaign_revenue` / `campaign_new_buyers` (what campaigns earned for their spend),
+    which for a single cell is its own revenue."""
+    spend = cell["spend"].quantize(CENT)
+    revenue = cell["revenue"].quantize(CENT)
+    earned = cell.get("campaign_revenue", cell["revenue"]).quantize(CENT)
+    new_buyers = cell.get("campaign_new_buyers", cell["new_buyers"])
     return {
         "spend": spend,
         "revenue": revenue,
-        "orders": cell["orders"],
-        "new_buyers": cell["new_buyers"],
-        "roi": float((revenue - spend) / spend) if spend else None,
-        "roas": float(revenue / spend) if spend else None,
-        "cac": float(spend / cell["new_buyers"]) if spend and cell["new_buyers"] else None,
+        "campaign_revenue": earned,
+        "orders": cell["orders"].quantize(SHARE),
+        "new_buyers": cell["new_buyers"].quantize(SHARE),
+        "roi": float((earned - spend) / spend) if spend else None,
+        "roas": float(earned / spend) if spend else None,
+        "cac": float(spend / new_buyers) if spend and new_buyers else None,
     }
 
 
 def _sum(rows: list[dict]) -> dict:
-    total = {"spend": ZERO, "revenue": ZERO, "orders": ZERO, "new_buyers": ZERO}
+    total = {"spend": ZERO, "revenue": ZERO, "orders": ZERO, "new_buyers": ZERO,
+             "campaign_revenue": ZERO, "campaign_new_buyers": ZERO}  # fmt: skip
     for row in rows:
-        for name in total:
+        for name in ("spend", "revenue", "orders", "new_buyers"):
             total[name] += row[name]
+        if row["campaign"] is not None:
+            total["campaign_revenue"] += row["revenue"]
+            total["campaign_new_buyers"] += row["new_buyers"]
     return total
 
 

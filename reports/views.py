@@ -5,7 +5,7 @@ from datetime import timedelta
 
 from django import forms
 from django.contrib import messages
-from django.contrib.auth.decorators import permission_required
+from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Sum
@@ -55,6 +55,7 @@ def _kpi_series(key: str, daily: dict, rng: ReportRange) -> list:
 # --- home -------------------------------------------------------------------------------------
 
 
+@login_required
 @permission_required(VIEW, raise_exception=True)
 def report_home(request):
     """KPI cards with the change vs the previous period, trends, open alerts, top campaigns."""
@@ -93,7 +94,7 @@ def report_home(request):
                 },
             ],  # fmt: skip
             yaxis_title=_("成交额（元）"),
-            yaxis2={"overlaying": "y", "side": "right", "showgrid": False},
+            yaxis2={"overlaying": "y", "side": "right", "showgrid": False, "rangemode": "tozero"},
         )
         if any(gmv) or any(orders)
         else None,
@@ -194,6 +195,7 @@ class ChannelFilterForm(ReportFilterForm):
         ]
 
 
+@login_required
 @permission_required(VIEW, raise_exception=True)
 def channel_report(request, kind: str | None = None):
     """One channel kind's KPIs (the seeds' list for OA, WeCom, Mini Program, Douyin, app and
@@ -331,6 +333,7 @@ def campaign_numbers(*, campaign_ids, start, end, model, account_ids=None) -> di
     return numbers
 
 
+@login_required
 @permission_required(VIEW, raise_exception=True)
 def campaign_report_list(request):
     """Every campaign's spend, reach, clicks and attributed revenue in the range."""
@@ -389,6 +392,7 @@ GOAL_NUMBERS = {
 }
 
 
+@login_required
 @permission_required(VIEW, raise_exception=True)
 def campaign_report(request, pk: int):
     """One campaign over its whole life: SMART goals vs actuals with progress, spend vs
@@ -535,6 +539,7 @@ def _num(value):
     return None if value is None else float(value)
 
 
+@login_required
 @permission_required(VIEW, raise_exception=True)
 def roi_report(request):
     """Channel × campaign: spend, attributed revenue and orders, ROI, ROAS, CAC; a table and a
@@ -611,11 +616,11 @@ def roi_report(request):
 class BackfillForm(forms.Form):
     start = forms.DateField(
         label=gettext_lazy("开始日期"),
-        widget=forms.DateInput(attrs={"type": "date", "class": "form-control"}),
+        widget=forms.DateInput(attrs={"type": "date", "class": "form-control"}, format="%Y-%m-%d"),
     )
     end = forms.DateField(
         label=gettext_lazy("结束日期"),
-        widget=forms.DateInput(attrs={"type": "date", "class": "form-control"}),
+        widget=forms.DateInput(attrs={"type": "date", "class": "form-control"}, format="%Y-%m-%d"),
     )
 
     def clean(self):
@@ -631,6 +636,7 @@ class BackfillForm(forms.Form):
         return data
 
 
+@login_required
 @permission_required("reports.view_rolluprun", raise_exception=True)
 def rollup_runs(request):
     """The rollup runs (Beat and backfills) with progress, and a backfill form."""
@@ -657,6 +663,7 @@ def rollup_runs(request):
                                                     "first": first, "last": last})  # fmt: skip
 
 
+@login_required
 @permission_required("reports.view_rolluprun", raise_exception=True)
 def rollup_run_detail(request, pk: int):
     run = get_object_or_404(RollupRun, pk=pk)
