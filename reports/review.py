@@ -246,13 +246,13 @@ def _roi_suggestions(roi: dict) -> list[dict]:
                 "%(channel)s ROI %(roi)s，明显低于渠道均值 %(mean)s：建议削减或转移该渠道预算，"
                 "并复查素材与定向") % numbers,
                 "basis": _("花费 %(spend)s，归因收入 %(revenue)s")
-                % {"spend": c["spend"], "revenue": c["revenue"]}})  # fmt: skip
+                % {"spend": c["spend"], "revenue": c["campaign_revenue"]}})  # fmt: skip
         elif c["roi"] > mean + spread:
             found.append({"topic": _("预算"), "title": _(
                 "%(channel)s ROI %(roi)s，明显高于渠道均值 %(mean)s：建议向该渠道追加预算")
                 % numbers,
                 "basis": _("花费 %(spend)s，归因收入 %(revenue)s")
-                % {"spend": c["spend"], "revenue": c["revenue"]}})  # fmt: skip
+                % {"spend": c["spend"], "revenue": c["campaign_revenue"]}})  # fmt: skip
     return found
 
 
@@ -346,8 +346,8 @@ def _money_text(value) -> str:
 
 
 def _roi_columns() -> list[str]:
-    return [_("渠道"), _("活动"), _("花费"), _("归因收入"), _("归因订单"), _("新客"), "ROI",
-            "ROAS", "CAC"]  # fmt: skip
+    return [_("渠道"), _("活动"), _("花费"), _("销售额"), _("活动归因收入"), _("归因订单"),
+            _("新客"), "ROI", "ROAS", "CAC"]  # fmt: skip
 
 
 def _goal_columns() -> list[str]:
@@ -420,12 +420,12 @@ def _xlsx_overview(book, data: dict) -> None:
 
 
 def _roi_values(row: dict, channel: str, campaign: str) -> list:
-    return [channel, campaign, row["spend"], row["revenue"], row["orders"], row["new_buyers"],
-            row["roi"], row["roas"], row["cac"]]  # fmt: skip
+    return [channel, campaign, row["spend"], row["revenue"], row["campaign_revenue"],
+            row["orders"], row["new_buyers"], row["roi"], row["roas"], row["cac"]]  # fmt: skip
 
 
-ROI_FORMATS = [None, None, MONEY_FORMAT, MONEY_FORMAT, SHARE_FORMAT, SHARE_FORMAT, RATIO_FORMAT,
-               RATIO_FORMAT, MONEY_FORMAT]  # fmt: skip
+ROI_FORMATS = [None, None, MONEY_FORMAT, MONEY_FORMAT, MONEY_FORMAT, SHARE_FORMAT, SHARE_FORMAT,
+               RATIO_FORMAT, RATIO_FORMAT, MONEY_FORMAT]  # fmt: skip
 
 
 def _xlsx_roi(book, data: dict) -> None:
@@ -588,7 +588,10 @@ def _channel_chart(roi: dict) -> Drawing:
     drawing = Drawing(170 * mm, 70 * mm)
     chart = VerticalBarChart()
     chart.x, chart.y, chart.width, chart.height = 18 * mm, 14 * mm, 145 * mm, 48 * mm
-    chart.data = [[float(c["revenue"]) for c in channels], [float(c["spend"]) for c in channels]]
+    chart.data = [
+        [float(c["campaign_revenue"]) for c in channels],
+        [float(c["spend"]) for c in channels],
+    ]
     chart.categoryAxis.categoryNames = [str(c["channel_name"])[:8] for c in channels]
     chart.categoryAxis.labels.fontName = FONT
     chart.categoryAxis.labels.fontSize = 7
@@ -601,20 +604,21 @@ def _channel_chart(roi: dict) -> Drawing:
     legend.x, legend.y = 120 * mm, 68 * mm
     legend.fontName, legend.fontSize = FONT, 7
     legend.alignment = "right"
-    legend.colorNamePairs = [(BLUE, _("归因收入")), (colors.HexColor("#FD7E14"), _("花费"))]
+    legend.colorNamePairs = [(BLUE, _("活动归因收入")), (colors.HexColor("#FD7E14"), _("花费"))]
     drawing.add(chart)
     drawing.add(legend)
-    drawing.add(String(0, 66 * mm, _("各渠道归因收入与花费（元）"), fontName=FONT, fontSize=9))
+    drawing.add(String(0, 66 * mm, _("各渠道活动归因收入与花费（元）"), fontName=FONT, fontSize=9))
     return drawing
 
 
 def _roi_row_text(row: dict, channel: str, campaign: str) -> list[str]:
     return [channel, campaign, _money_text(row["spend"]), _money_text(row["revenue"]),
-            f"{float(row['orders']):,.2f}", f"{float(row['new_buyers']):,.2f}",
+            _money_text(row["campaign_revenue"]), f"{float(row['orders']):,.2f}",
+            f"{float(row['new_buyers']):,.2f}",
             _ratio_text(row["roi"]), _ratio_text(row["roas"]), _money_text(row["cac"])]  # fmt: skip
 
 
-ROI_WIDTHS = [22, 34, 19, 20, 15, 13, 13, 13, 17]
+ROI_WIDTHS = [20, 30, 17, 18, 18, 14, 12, 12, 12, 17]
 
 
 def _pdf_cover(story: list, data: dict) -> None:
@@ -660,12 +664,12 @@ def _pdf_roi(story: list, data: dict) -> None:
     story.append(_channel_chart(roi))
     rows = [_roi_row_text(c, c["channel_name"], _("全部活动")) for c in roi["channels"]]
     rows.append(_roi_row_text(roi["total"], _("合计"), ""))
-    story.append(_table(_roi_columns(), rows, ROI_WIDTHS, set(range(2, 9))))
+    story.append(_table(_roi_columns(), rows, ROI_WIDTHS, set(range(2, 10))))
     story.append(Spacer(1, 4 * mm))
     story.append(_p(_("渠道 × 活动"), "body"))
     rows = [_roi_row_text(r, r["channel_name"], r["campaign_name"])
             for r in roi["rows"][:PDF_MAX_ROWS]]  # fmt: skip
-    story.append(_table(_roi_columns(), rows, ROI_WIDTHS, set(range(2, 9))))
+    story.append(_table(_roi_columns(), rows, ROI_WIDTHS, set(range(2, 10))))
     if len(roi["rows"]) > PDF_MAX_ROWS:
         story.append(_p(_("只列出前 %(n)s 行，完整矩阵见 XLSX。") % {"n": PDF_MAX_ROWS}, "note"))
 

@@ -94,7 +94,7 @@ def roi_matrix(
                 "channel_name": channel_label(channel),
                 "campaign": campaign,
                 "campaign_name": campaign_names.get(campaign) or _("无活动（自然）"),
-                **_ratios(cell),
+                **_ratios({**cell, "campaign_revenue": cell["revenue"] if campaign else ZERO}),
             }
         )
     rows.sort(key=lambda r: (r["campaign"] is None, -r["revenue"], r["channel_name"]))

@@ -24,7 +24,14 @@ from reports import metrics
 from reports.charts import Chart, export_response
 from reports.choices import AlertStatus, AttributionModel, RollupTrigger
 from reports.filters import ReportFilterForm, ReportRange
-from reports.models import AlertEvent, AttributionDay, CampaignDay, PushDay, RollupRun
+from reports.models import (
+    AlertEvent,
+    AttributionDay,
+    CampaignDay,
+    ChannelDay,
+    PushDay,
+    RollupRun,
+)
 from reports.roi import roi_matrix, top_campaigns
 from reports.rollups import rollup_run_create, rollups_coverage
 
@@ -160,6 +167,7 @@ def report_home(request):
             "filter_form": form,
             "report_range": rng,
             "cards": cards,
+            "has_rollups": ChannelDay.objects.exists(),
             "alerts": alerts,
             "top": top,
         },  # fmt: skip

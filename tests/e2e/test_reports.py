@@ -12,6 +12,8 @@ from playwright.sync_api import expect
 
 from campaigns.models import Campaign
 from config.demo import demo_load
+from reports.alerts import alerts_evaluate
+from reports.models import AlertRule
 from tests.e2e.conftest import shot
 from tests.e2e.test_console import login
 
@@ -39,6 +41,9 @@ PAGES = [
 @pytest.fixture
 def brand(django_user_model):
     demo_load(customers=150, seed=5)
+    AlertRule.objects.update(notify_wecom=False)  # no sandbox platform in this test
+    alerts_evaluate(today=timezone.localdate() - timedelta(days=7))
+    alerts_evaluate()
     user = django_user_model.objects.create_user(username="ana", password="pw-ana")
     user.groups.add(Group.objects.get(name="analyst"))
     return user
@@ -66,12 +71,12 @@ def test_every_report_page_filters_and_reads_in_both_languages(page, brand):
 
     # the attribution model on the ROI matrix
     page.goto(page.base + f"/reports/roi/?start={(today - timedelta(days=180)).isoformat()}")
-    expect(page.get_by_test_id("roi-table")).to_contain_text("末次触点")
+    expect(page.get_by_test_id("roi-model")).to_contain_text("末次触点")
     page.get_by_test_id("filter-model").select_option("linear")
     page.get_by_test_id("filter-by").select_option("kind")
     page.get_by_test_id("filter-apply").click()
     expect(page).to_have_url(re.compile(r"model=linear"))
-    expect(page.get_by_test_id("roi-table")).to_contain_text("线性")
+    expect(page.get_by_test_id("roi-model")).to_contain_text("线性")
     expect(page.get_by_test_id("filter-model")).to_have_value("linear")
     expect(page.get_by_test_id("chart-roi_heatmap")).to_be_visible()
     shot(page, "report-roi-linear")

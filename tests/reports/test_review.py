@@ -187,8 +187,9 @@ def test_xlsx_totals_match_the_roi_matrix_and_the_orders(quarter_data):
     total = _rows_by_label(roi_sheet)["合计"]
     assert Decimal(str(total[2])) == matrix["total"]["spend"] == Decimal("100.00")
     assert Decimal(str(total[3])) == matrix["total"]["revenue"]
-    assert Decimal(str(total[4])) == matrix["total"]["orders"] == 3
-    assert total[6] == pytest.approx(matrix["total"]["roi"])
+    assert Decimal(str(total[4])) == matrix["total"]["campaign_revenue"]
+    assert Decimal(str(total[5])) == matrix["total"]["orders"] == 3
+    assert total[7] == pytest.approx(matrix["total"]["roi"])
     assert roi_sheet.cell(row=2, column=3).number_format == "#,##0.00"
     overview = _rows_by_label(book["概览"])
     assert overview["指标"][1:3] == ("2026-Q3", "2026-Q2")
@@ -221,7 +222,7 @@ def test_pdf_has_pages_a_chart_and_a_text_layer(quarter_data):
     ):
         assert heading in text, heading  # fmt: skip
     assert "¥1,000.50" in text  # the quarter's GMV
-    assert "各渠道归因收入与花费（元）" in text  # the bar chart's title
+    assert "各渠道活动归因收入与花费（元）" in text  # the bar chart's title
 
 
 def test_a_failing_analysis_section_is_a_note_not_a_crash(quarter_data, monkeypatch):
@@ -302,7 +303,7 @@ def test_page_without_data_shows_the_empty_state(client, analyst, frozen):
 def test_channels_far_from_the_mean_roi_get_budget_suggestions():
     def channel(code, name, roi, spend, revenue):
         return {"channel": code, "channel_name": name, "roi": roi, "spend": Decimal(spend),
-                "revenue": Decimal(revenue)}  # fmt: skip
+                "revenue": Decimal(revenue), "campaign_revenue": Decimal(revenue)}  # fmt: skip
 
     roi = {"channels": [channel("app", "App", 3.2, "100", "420"),
                         channel("douyin", "抖音", 0.2, "500", "600"),
