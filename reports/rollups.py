@@ -123,7 +123,24 @@ class _Rows:
 # --- channel accounts ------------------------------------------------------------------------
 
 
-def _events(rows: _Rows, lo: datetime, hi: datetime) -> None:
+def new_user_counts(lo: datetime, hi: datetime) -> dict:
+    """(day, account id) → customers whose first event ever on the account falls on that day,
+    for the days in [lo, hi). One GROUP BY over all events, so a run makes it once, not once
+    per chunk."""
+    firsts = (
+        Event.objects.exclude(channel_account=None)
+        .values("customer", "channel_account")
+        .annotate(first=Min("occurred_at"))
+        .filter(first__gte=lo, first__lt=hi)
+        .values_list("channel_account", "first")
+    )
+    counts: dict = defaultdict(int)
+    for account_id, first in firsts.iterator(chunk_size=20_000):
+        counts[(local_day(first), account_id)] += 1
+    return dict(counts)
+
+
+def _events(rows: _Rows, lo: datetime, hi: datetime, new_users: dict | None) -> None:
     events = Event.objects.filter(occurred_at__gte=lo, occurred_at__lt=hi).exclude(
         channel_account=None
     )
@@ -155,20 +172,9 @@ def _events(rows: _Rows, lo: datetime, hi: datetime) -> None:
     )
     for r in groups:
         rows.channel_row(r["d"], r["channel_account"]).active_groups = r["n"]
-    # new users: a customer's first event ever on the account falls in the range
-    firsts = (
-        Event.objects.exclude(channel_account=None)
-        .values("customer", "channel_account")
-        .annotate(first=Min("occurred_at"))
-        .filter(first__gte=lo, first__lt=hi)
-        .values_list("channel_account", "first")
-    )
-    counts: dict = defaultdict(int)
-    for account_id, first in firsts.iterator(chunk_size=20_000):
-        counts[(local_day(first), account_id)] += 1
-    for (day, account_id), n in counts.items():
-        row = rows.channel_row(day, account_id)
-        row.new_users = n
+    for (day, account_id), n in (new_users or {}).items():
+        if lo <= day_bounds(day, day)[0] < hi:
+            rows.channel_row(day, account_id).new_users = n
     for row in rows.channel.values():
         row.returning_users = max(0, row.active_users - row.new_users)
 
@@ -444,11 +450,14 @@ def _firsts_by_chunk(customer_ids: list[int]) -> dict[int, datetime]:
 # --- running ---------------------------------------------------------------------------------
 
 
-def rollups_compute(*, start: date, end: date) -> dict:
-    """The rollup rows for `start`..`end` (not written)."""
+def rollups_compute(*, start: date, end: date, new_users: dict | None = None) -> dict:
+    """The rollup rows for `start`..`end` (not written); `new_users` may be given from a
+    wider range (see new_user_counts)."""
     lo, hi = day_bounds(start, end)
+    if new_users is None:
+        new_users = new_user_counts(lo, hi)
     rows = _Rows()
-    _events(rows, lo, hi)
+    _events(rows, lo, hi, new_users)
     _orders(rows, lo, hi)
     _messages(rows, lo, hi)
     _journeys(rows, lo, hi)
@@ -487,10 +496,11 @@ def rollup_run_execute(*, run: RollupRun) -> RollupRun:
     )
     written = 0
     try:
+        new_users = new_user_counts(*day_bounds(run.start, run.end))
         chunk_start = run.start
         while chunk_start <= run.end:
             chunk_end = min(run.end, chunk_start + timedelta(days=CHUNK_DAYS - 1))
-            rows = rollups_compute(start=chunk_start, end=chunk_end)
+            rows = rollups_compute(start=chunk_start, end=chunk_end, new_users=new_users)
             written += rollups_write(start=chunk_start, end=chunk_end, rows=rows)
             RollupRun.objects.filter(pk=run.pk).update(
                 days_done=(chunk_end - run.start).days + 1, rows_written=written
