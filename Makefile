@@ -45,9 +45,12 @@ else ifeq ($(ONLY),materialise)
 	$(BIN)/python -m bench.materialise --scale $(SCALE)
 else ifeq ($(ONLY),journeys)
 	$(BIN)/python -m bench.journeys --scale $(SCALE)
+else ifeq ($(ONLY),reports)
+	$(BIN)/python -m bench.reports --scale $(SCALE)
 else
 	$(BIN)/python -m bench.run --scale $(SCALE) --only $(ONLY)
 	$(if $(filter all,$(ONLY)),$(BIN)/python -m bench.materialise --scale $(SCALE) --reuse)
+	$(if $(filter all,$(ONLY)),$(BIN)/python -m bench.reports --scale $(SCALE) --reuse)
 	$(if $(filter all,$(ONLY)),$(BIN)/python -m bench.pushes --scale $(SCALE))
 	$(if $(filter all,$(ONLY)),$(BIN)/python -m bench.journeys --scale $(SCALE))
 endif
