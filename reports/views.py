@@ -580,8 +580,9 @@ def roi_report(request):
                     "text": text,
                     "texttemplate": "%{text}",
                     "hoverongaps": False,
-                    "colorscale": "RdYlGn" if measure in ("roi", "roas") else "Blues",
-                    "reversescale": measure in ("cac", "spend") and False,
+                    # green is good: high ROI/ROAS, low CAC; plain volumes in blue
+                    "colorscale": "RdYlGn" if measure in ("roi", "roas", "cac") else "Blues",
+                    "reversescale": measure == "cac",
                 }
             ],
             xaxis_type="category",
