@@ -183,11 +183,19 @@ def kpi_value(key: str, totals: Totals):
     return KPIS[key].compute(totals)
 
 
-def kpi_cards(keys, *, start: date, end: date, account_ids: list[int] | None = None) -> list[dict]:
-    """Each KPI's value over the range and over the period of the same length before it,
-    with the relative change (None when the previous value is zero or missing)."""
+def kpi_cards(
+    keys,
+    *,
+    start: date,
+    end: date,
+    account_ids: list[int] | None = None,
+    compare_to: tuple[date, date] | None = None,
+) -> list[dict]:
+    """Each KPI's value over the range and over the comparison period (by default the period
+    of the same length just before it), with the relative change (None when the previous
+    value is zero or missing) and whether that change is good for the business."""
     current = channel_totals(start=start, end=end, account_ids=account_ids)
-    before_start, before_end = previous_period(start, end)
+    before_start, before_end = compare_to or previous_period(start, end)
     previous = channel_totals(start=before_start, end=before_end, account_ids=account_ids)
     cards = []
     for key in keys:
@@ -200,5 +208,6 @@ def kpi_cards(keys, *, start: date, end: date, account_ids: list[int] | None = N
         cards.append({
             "key": key, "label": kpi.label, "unit": kpi.unit, "help": kpi.help,
             "value": value, "previous": prior, "change": change, "good": good,
+            "higher_is_better": kpi.higher_is_better,
         })  # fmt: skip
     return cards

@@ -35,7 +35,7 @@ from campaigns.models import Campaign
 from campaigns.results import campaign_results
 from reports import analysis
 from reports.analysis_forms import DEFAULT_STEPS
-from reports.metrics import KPIS, Totals, channel_totals
+from reports.metrics import KPIS, channel_totals, kpi_cards
 from reports.roi import roi_matrix, top_campaigns
 
 logger = logging.getLogger(__name__)
@@ -103,20 +103,9 @@ def quarter_label(year: int, quarter: int) -> str:
 # --- collecting ------------------------------------------------------------------------------
 
 
-def _kpis(start: date, end: date, prev_start: date, prev_end: date) -> tuple[list[dict], Totals]:
-    current = channel_totals(start=start, end=end)
-    previous = channel_totals(start=prev_start, end=prev_end)
-    rows = []
-    for key in REVIEW_KPIS:
-        kpi = KPIS[key]
-        value, prior = kpi.compute(current), kpi.compute(previous)
-        change = None
-        if value is not None and prior:
-            change = (float(value) - float(prior)) / abs(float(prior))
-        rows.append({"key": key, "label": str(kpi.label), "unit": kpi.unit,
-                     "value": value, "previous": prior, "change": change,
-                     "higher_is_better": kpi.higher_is_better})  # fmt: skip
-    return rows, current
+def _kpis(start: date, end: date, prev_start: date, prev_end: date) -> list[dict]:
+    cards = kpi_cards(REVIEW_KPIS, start=start, end=end, compare_to=(prev_start, prev_end))
+    return [{**card, "label": str(card["label"])} for card in cards]
 
 
 def _goals(start: date, end: date) -> list[dict]:
@@ -175,7 +164,8 @@ def review_data(*, year: int, quarter: int) -> dict:
     end = min(full_end, today)
     prev_start, prev_full_end = quarter_bounds(*previous_quarter(year, quarter))
     prev_end = min(prev_full_end, prev_start + (end - start))
-    kpis, totals = _kpis(start, end, prev_start, prev_end)
+    kpis = _kpis(start, end, prev_start, prev_end)
+    totals = channel_totals(start=start, end=end)
     roi = roi_matrix(start=start, end=end, by="kind")
     span = {"start": start, "end": end, "account_ids": []}
     funnel = _guarded(
