@@ -173,6 +173,15 @@ def channel_daily(
     return dict(result)
 
 
+def totals_by_account(*, start: date, end: date, account_ids: list[int]) -> dict[int, Totals]:
+    """account id → its Totals over the days, from one query (every listed account present)."""
+    days = (end - start).days + 1
+    result = {pk: Totals(days=days) for pk in account_ids}
+    for row in _rows(start, end, account_ids):
+        result[row.channel_account_id].add(row)
+    return result
+
+
 def previous_period(start: date, end: date) -> tuple[date, date]:
     """The period of the same length just before `start`..`end`."""
     before_end = start - timedelta(days=1)

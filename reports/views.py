@@ -256,10 +256,12 @@ def channel_report(request, kind: str | None = None):
         [[d, *(ys[i] for _n, ys in series)] for i, d in enumerate(axis)],
     )
     table = []
-    for account in kind_accounts:
-        if rng.account_ids and account.pk not in rng.account_ids:
-            continue
-        totals = metrics.channel_totals(start=rng.start, end=rng.end, account_ids=[account.pk])
+    shown = [a for a in kind_accounts if not rng.account_ids or a.pk in rng.account_ids]
+    per_account = metrics.totals_by_account(
+        start=rng.start, end=rng.end, account_ids=[a.pk for a in shown]
+    )
+    for account in shown:
+        totals = per_account[account.pk]
         table.append(
             {
                 "account": account,

@@ -109,6 +109,8 @@ def test_channel_kind_pages_show_the_seeds_kpis(client, analyst, data):
     cards = {c["key"]: c["value"] for c in oa.context["cards"]}
     # followers on days 40, 31, 22, 13, 4 before: four of them from 2026-10-11 on
     assert cards["follows"] == 5 and cards["unfollows"] == 1 and cards["net_follows"] == 4
+    [row] = oa.context["table"]  # one OA account: its row is the cards' numbers
+    assert [v for v, _unit in row["values"]] == [c["value"] for c in oa.context["cards"]]
     mini = client.get("/reports/channels/wechat_mini/", {"start": "2026-11-01", "end": "2026-11-20",
                                                          "metric": "gmv"})  # fmt: skip
     assert {c["key"]: c["value"] for c in mini.context["cards"]}["conversion"] == 1.0
